@@ -1,0 +1,31 @@
+"""WuyePay: property fee billing and WeChat Pay collection."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from server.config import Config
+
+
+def create_app(config: Config | dict | None = None) -> Flask:
+    """Build the web application.  Reads as a table of contents."""
+    if config is None:
+        config = Config.from_env()
+    elif isinstance(config, dict):
+        overrides, config = config, Config.from_env()
+        for key, value in overrides.items():
+            setattr(config, key, value)
+    config.finalize()
+
+    app = Flask(__name__, instance_path=config.INSTANCE_PATH, instance_relative_config=False)
+    app.config.from_mapping(config.as_flask_mapping())
+    app.extensions["wuyepay_config"] = config
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from server import database_hooks, errors, health
+
+    database_hooks.init_app(app)
+    errors.init_app(app)
+    health.init_app(app)
+    return app

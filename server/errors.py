@@ -1,0 +1,83 @@
+"""One error type for the whole API, rendered by one handler.
+
+Raise ``ApiError`` (or a subclass) from a service or a view; the client gets
+``{"error": {"code", "message", "details"}}`` with the matching HTTP status.
+Domain code raises ``DomainError`` subclasses that know nothing of HTTP but
+carry a stable code and the status that suits them.
+"""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A refused operation, with a stable machine-readable code."""
+
+    code = "INVALID"
+    status = 400
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 details: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        self.details = details or {}
+
+    def to_dict(self) -> dict:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ApiError(DomainError):
+    pass
+
+
+class NotFound(DomainError):
+    code = "NOT_FOUND"
+    status = 404
+
+
+class Conflict(DomainError):
+    code = "CONFLICT"
+    status = 409
+
+
+class ValidationError(DomainError):
+    code = "VALIDATION_ERROR"
+    status = 422
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+    status = 403
+
+
+class Unavailable(DomainError):
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain_error(exc: DomainError):
+        return jsonify(exc.to_dict()), exc.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "HTTP_ERROR").upper().replace(" ", "_")
+        body = {"error": {"code": code, "message": exc.description or exc.name, "details": {}}}
+        return jsonify(body), exc.code or 500
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        body = {"error": {"code": "INTERNAL_ERROR", "message": "服务器内部错误，请稍后再试",
+                          "details": {}}}
+        return jsonify(body), 500

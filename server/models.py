@@ -1,0 +1,18 @@
+"""Every model, in dependency order: the registry migrations are checked against."""
+from payments.models import NotifyEvent, OrderBill, PaymentOrder
+from server.alerts import Alert
+from server.audit import AuditLog
+from server.billing.models import (Adjustment, Bill, BillingRun, FeeItem, FeeStandard,
+                                   LateFeeAccrual, Meter, MeterReading)
+from server.ledger.models import Allocation, Payment, ReceiptCounter, Refund
+from server.property.models import Binding, Building, Community, House, Owner
+from server.staff.models import StaffCommunity, StaffUser
+
+ALL_MODELS = [
+    Community, Building, House, Owner, Binding,
+    StaffUser, StaffCommunity,
+    FeeItem, FeeStandard, Meter, MeterReading, BillingRun, Bill, Adjustment, LateFeeAccrual,
+    PaymentOrder, OrderBill, NotifyEvent,
+    Payment, Allocation, Refund, ReceiptCounter,
+    AuditLog, Alert,
+]
