@@ -74,7 +74,7 @@ def register(group: click.Group) -> None:
 
 
 # Modules that contribute commands; each defines ``register(group)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("server.ops_cli",)
 
 register(cli)
 

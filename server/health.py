@@ -20,4 +20,11 @@ def init_app(app: Flask) -> None:
             return jsonify(status="unavailable", reason=type(exc).__name__), 503
         if waiting:
             return jsonify(status="migrations_pending", pending=waiting), 503
+        if app.config.get("REDIS_URL"):
+            import redis
+
+            try:
+                redis.Redis.from_url(app.config["REDIS_URL"], socket_timeout=2).ping()
+            except redis.RedisError as exc:
+                return jsonify(status="unavailable", reason=f"redis: {type(exc).__name__}"), 503
         return jsonify(status="ok")

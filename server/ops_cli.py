@@ -1,0 +1,57 @@
+"""Operator commands: serve, backup, restore."""
+from __future__ import annotations
+
+import click
+
+from server import backup as backup_mod
+from server.cli import load_config
+from server.timeutil import utcnow
+
+
+def register(group: click.Group) -> None:
+    group.add_command(serve)
+    group.add_command(backup)
+    group.add_command(restore)
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host, port):
+    """Serve the web app with the built-in server (use gunicorn in production)."""
+    from server import create_app
+
+    app = create_app()
+    click.echo(f"WuyePay on http://{host}:{port}/  (admin: /admin, owner API: /api/v1)")
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@click.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="backup file (default: instance/backups/wuyepay-<time>.<ext>)")
+def backup(output):
+    """Take a consistent backup of the database (SQLite online backup or pg_dump)."""
+    config = load_config()
+    if output is None:
+        ext = "sqlite3" if config.DATABASE_URL.startswith("sqlite") else "dump"
+        output = f"{config.INSTANCE_PATH}/backups/wuyepay-{utcnow():%Y%m%dT%H%M%SZ}.{ext}"
+    try:
+        path = backup_mod.backup(config.DATABASE_URL, output)
+    except backup_mod.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backup written to {path}")
+
+
+@click.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="do not ask before replacing the database")
+def restore(source, yes):
+    """Replace the database with a backup taken by `wuyepay backup`."""
+    config = load_config()
+    if not yes:
+        click.confirm(f"Replace the database at {config.DATABASE_URL} with {source}?", abort=True)
+    try:
+        backup_mod.restore(config.DATABASE_URL, source)
+    except backup_mod.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("restored")
