@@ -6,6 +6,7 @@ import peewee as pw
 from server.billing.models import Bill
 from server.db import BaseModel, JSONField, UTCDateTimeField
 from server.property.models import Community, House, Owner
+from server.staff.models import StaffUser
 from server.timeutil import utcnow
 
 
@@ -54,6 +55,16 @@ class PaymentOrder(BaseModel):
     next_query_at = UTCDateTimeField(null=True, index=True)
     query_attempts = pw.IntegerField(default=0)
     last_error = pw.CharField(max_length=255, default="")
+    # Set once WeChat has confirmed the close (an owner may cancel before the
+    # 5 minutes WeChat wants between creating and closing an order).
+    remote_closed = pw.BooleanField(default=False)
+    # Offline channels: the cashier's voucher, who paid, who took it, who approved.
+    voucher_no = pw.CharField(max_length=64, null=True, unique=True)
+    payer_name = pw.CharField(max_length=64, default="")
+    operator = pw.ForeignKeyField(StaffUser, null=True, on_delete="RESTRICT")
+    approved_by = pw.ForeignKeyField(StaffUser, null=True, on_delete="RESTRICT",
+                                     backref="approved_orders")
+    received_on = pw.DateField(null=True)
 
     class Meta:
         indexes = ((("owner", "idempotency_key"), True),)
@@ -92,3 +103,19 @@ class NotifyEvent(BaseModel):
     result = pw.CharField(max_length=255, default="")
     out_trade_no = pw.CharField(max_length=32, null=True, index=True)
     processed_at = UTCDateTimeField(null=True)
+
+
+class CashClose(BaseModel):
+    """A collector's day, totalled by channel and locked: no offline payment can
+    be recorded or approved for that collector and day afterwards."""
+
+    operator = pw.ForeignKeyField(StaffUser, on_delete="RESTRICT")
+    community = pw.ForeignKeyField(Community, on_delete="RESTRICT")
+    business_date = pw.DateField()
+    totals = JSONField(default=dict)
+    count = pw.IntegerField(default=0)
+    total_fen = pw.BigIntegerField(default=0)
+    closed_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("operator", "community", "business_date"), True),)

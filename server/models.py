@@ -1,5 +1,5 @@
 """Every model, in dependency order: the registry migrations are checked against."""
-from payments.models import NotifyEvent, OrderBill, PaymentOrder
+from payments.models import CashClose, NotifyEvent, OrderBill, PaymentOrder
 from server.alerts import Alert
 from server.audit import AuditLog
 from server.billing.models import (Adjustment, Bill, BillingRun, FeeItem, FeeStandard,
@@ -12,7 +12,7 @@ ALL_MODELS = [
     Community, Building, House, Owner, Binding,
     StaffUser, StaffCommunity,
     FeeItem, FeeStandard, Meter, MeterReading, BillingRun, Bill, Adjustment, LateFeeAccrual,
-    PaymentOrder, OrderBill, NotifyEvent,
+    PaymentOrder, OrderBill, NotifyEvent, CashClose,
     Payment, Allocation, Refund, ReceiptCounter,
     AuditLog, Alert,
 ]

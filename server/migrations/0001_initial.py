@@ -249,6 +249,12 @@ def up(migrator, db):
         next_query_at = UTCDateTimeField(index=True, null=True)
         query_attempts = IntegerField(default=0)
         last_error = CharField(default='')
+        remote_closed = BooleanField(default=False)
+        voucher_no = CharField(unique=True, null=True, max_length=64)
+        payer_name = CharField(max_length=64, default='')
+        operator = ForeignKeyField(StaffUser, null=True, on_delete='RESTRICT')
+        approved_by = ForeignKeyField(StaffUser, null=True, on_delete='RESTRICT')
+        received_on = DateField(null=True)
         class Meta:
             database = db
             table_name = 'payment_order'
@@ -316,6 +322,20 @@ def up(migrator, db):
             table_name = 'binding'
             indexes = ((('owner', 'house'), True),)
     db.create_tables([Binding])
+
+    class CashClose(Model):
+        operator = ForeignKeyField(StaffUser, on_delete='RESTRICT')
+        community = ForeignKeyField(Community, on_delete='RESTRICT')
+        business_date = DateField()
+        totals = JSONField(default=dict)
+        count = IntegerField(default=0)
+        total_fen = BigIntegerField(default=0)
+        closed_at = UTCDateTimeField()
+        class Meta:
+            database = db
+            table_name = 'cash_close'
+            indexes = ((('operator', 'community', 'business_date'), True),)
+    db.create_tables([CashClose])
 
     class LateFeeAccrual(Model):
         bill = ForeignKeyField(Bill, on_delete='RESTRICT')
@@ -400,6 +420,7 @@ def down(migrator, db):
     migrator.migrate(migrator.drop_table('order_bill'))
     migrator.migrate(migrator.drop_table('notify_event'))
     migrator.migrate(migrator.drop_table('late_fee_accrual'))
+    migrator.migrate(migrator.drop_table('cash_close'))
     migrator.migrate(migrator.drop_table('binding'))
     migrator.migrate(migrator.drop_table('audit_log'))
     migrator.migrate(migrator.drop_table('allocation'))
