@@ -8,7 +8,9 @@ from server.ledger.models import Allocation, Payment, ReceiptCounter, Refund
 from server.property.models import Binding, Building, Community, House, Owner
 from server.staff.models import StaffCommunity, StaffUser
 
-ALL_MODELS = [
+# The tables of migration 0001 (scripts/regen-initial-migration.sh rebuilds it from
+# these while it has not shipped).  Later migrations add their models below.
+INITIAL_MODELS = [
     Community, Building, House, Owner, Binding,
     StaffUser, StaffCommunity,
     FeeItem, FeeStandard, Meter, MeterReading, BillingRun, Bill, Adjustment, LateFeeAccrual,
@@ -16,3 +18,5 @@ ALL_MODELS = [
     Payment, Allocation, Refund, ReceiptCounter,
     AuditLog, Alert,
 ]
+
+ALL_MODELS = INITIAL_MODELS + []
