@@ -23,9 +23,11 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["wuyepay_config"] = config
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
+    import payments.views
     from server import database_hooks, errors, health
 
     database_hooks.init_app(app)
     errors.init_app(app)
     health.init_app(app)
+    payments.views.init_app(app)
     return app

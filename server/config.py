@@ -47,6 +47,8 @@ class Config:
     SECRET_KEY: str = ""
     TESTING: bool = False
     DEMO_MODE: bool = True
+    # Where this service is reachable; in demo mode the sandbox and the notify URL hang off it.
+    PUBLIC_BASE_URL: str = "http://127.0.0.1:5000"
     # Mini-program (sandbox values by default).
     WECHAT_APPID: str = "wxd0000000000sandbox"
     WECHAT_APP_SECRET: str = "sandbox-app-secret"
@@ -72,7 +74,7 @@ class Config:
         "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WECHAT_APPID", "WECHAT_APP_SECRET",
         "WECHAT_API_BASE", "WECHATPAY_MCHID", "WECHATPAY_MERCHANT_SERIAL",
         "WECHATPAY_PRIVATE_KEY_FILE", "WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY_FILE",
-        "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL",
+        "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL", "PUBLIC_BASE_URL",
     )
     _INT_KEYS = (
         "ADJUSTMENT_APPROVAL_THRESHOLD_FEN", "OFFLINE_PAYMENT_APPROVAL_THRESHOLD_FEN",
@@ -115,6 +117,7 @@ class Config:
 @dataclasses.dataclass
 class TestingConfig(Config):
     TESTING: bool = True
+    DEMO_MODE: bool = False  # tests start the sandbox on its own port when they need it
     SECRET_KEY: str = "testing-secret-key"
 
 

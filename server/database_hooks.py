@@ -9,10 +9,9 @@ from server import db
 def init_app(app: Flask) -> None:
     db.bind(app.config["DATABASE_URL"])
 
-    @app.before_request
-    def _open_connection():
-        db.database.connect(reuse_if_open=True)
-
+    # Connections open lazily on the first query (peewee's autoconnect), so an
+    # endpoint decides itself what a database outage means (the WeChat callback
+    # answers 500 FAIL so WeChat retries); each request's connection is closed.
     @app.teardown_request
     def _close_connection(exc):
         if not db.database.is_closed():
