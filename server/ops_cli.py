@@ -12,6 +12,7 @@ def register(group: click.Group) -> None:
     group.add_command(serve)
     group.add_command(backup)
     group.add_command(restore)
+    group.add_command(demo)
 
 
 @click.command()
@@ -55,3 +56,23 @@ def restore(source, yes):
     except backup_mod.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo("restored")
+
+
+@click.command()
+@click.option("--if-empty", is_flag=True, help="do nothing when the database already has data")
+@click.option("--seed", default=20261123, show_default=True, type=int)
+def demo(if_empty, seed):
+    """Load the demo: two communities, ~600 houses, three months of bills, some paid."""
+    from server import db as dbmod
+    from server import demo as demo_mod
+
+    config = load_config()
+    dbmod.bind(config.DATABASE_URL)
+    with dbmod.connection():
+        if not demo_mod.is_empty():
+            if if_empty:
+                click.echo("demo: database already has data, leaving it as it is")
+                return
+            raise click.ClickException("the database is not empty; use a fresh DATABASE_URL")
+        summary = demo_mod.load_demo(seed=seed, pay=demo_mod.pay_some_at_the_counter)
+    click.echo("demo loaded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
