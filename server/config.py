@@ -62,6 +62,16 @@ class Config:
     WECHATPAY_PUBLIC_KEY_ID: str = ""
     WECHATPAY_API_BASE: str = ""
     WECHATPAY_NOTIFY_URL: str = ""
+    # Subscription-message template ids (empty = the sandbox's).
+    WECHAT_TEMPLATE_BILL_ISSUED: str = ""
+    WECHAT_TEMPLATE_DUE_SOON: str = ""
+    WECHAT_TEMPLATE_OVERDUE: str = ""
+    WECHAT_TEMPLATE_PAYMENT_SUCCESS: str = ""
+    WECHAT_TEMPLATE_DISPUTE_REPLY: str = ""
+    # Rate limits (Flask-Limiter syntax).
+    RATELIMIT_LOGIN: str = "20 per minute; 200 per hour"
+    RATELIMIT_ORDER_CREATION: str = "10 per minute; 100 per hour"
+    RATELIMIT_BINDING: str = "10 per minute; 50 per hour"
     # Money rules: amounts at or above these need a second staff member's approval.
     ADJUSTMENT_APPROVAL_THRESHOLD_FEN: int = 50_000
     OFFLINE_PAYMENT_APPROVAL_THRESHOLD_FEN: int = 500_000
@@ -69,16 +79,20 @@ class Config:
     # Meter anomaly detection: usage above this multiple of the house's own
     # recent average is flagged in the billing preview.
     METER_ANOMALY_FACTOR: Decimal = Decimal("3")
+    # Alerts: POSTed as JSON to this URL when set; signature failures per 5 min that raise one.
+    ALERT_WEBHOOK_URL: str = ""
+    SIGNATURE_FAILURE_ALERT_THRESHOLD: int = 20
 
     _STR_KEYS = (
         "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WECHAT_APPID", "WECHAT_APP_SECRET",
         "WECHAT_API_BASE", "WECHATPAY_MCHID", "WECHATPAY_MERCHANT_SERIAL",
         "WECHATPAY_PRIVATE_KEY_FILE", "WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY_FILE",
         "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL", "PUBLIC_BASE_URL",
+        "ALERT_WEBHOOK_URL",
     )
     _INT_KEYS = (
         "ADJUSTMENT_APPROVAL_THRESHOLD_FEN", "OFFLINE_PAYMENT_APPROVAL_THRESHOLD_FEN",
-        "REFUND_APPROVAL_THRESHOLD_FEN",
+        "REFUND_APPROVAL_THRESHOLD_FEN", "SIGNATURE_FAILURE_ALERT_THRESHOLD",
     )
     _BOOL_KEYS = ("DEMO_MODE",)
 

@@ -1,0 +1,1 @@
+"""Request and response schemas of ``/api/v1`` (pydantic 2), one module per area."""

@@ -1,0 +1,1 @@
+"""The owner API's views: thin, each one validated input → one service call → output."""

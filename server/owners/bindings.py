@@ -1,0 +1,243 @@
+"""Binding owners to houses, three ways (DESIGN.md "Owner"):
+
+* **phone**: the number WeChat verified through the getPhoneNumber button
+  equals the house's registered ``owner_phone``.  Every house registered under
+  that number is bound, as ``owner`` (the registered owner is who proved it);
+  ``house_id`` narrows it to one of them.  A house is never revealed to a
+  phone that is not registered on it.
+* **code**: a one-time code staff issued for a house and a role; redeemed by
+  one conditional UPDATE, so it binds once however many people try it at once.
+* **request**: the owner names a house and a role; the binding waits as
+  ``pending`` until staff approve or reject it.
+
+A binding is unique per (owner, house); binding again reuses the row.
+Unbinding revokes it.  Every change is audited.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+import peewee as pw
+
+from server import audit
+from server.db import for_update, transaction
+from server.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
+from server.owners.models import BindingCode
+from server.owners.sessions import TooManyRequests
+from server.property.models import (Binding, BindingRole, BindingStatus, Building, House,
+                                    Owner)
+from server.timeutil import utcnow
+from server.wxa import MiniProgramClient, WxaError
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I
+CODE_LENGTH = 10
+CODE_TTL = dt.timedelta(days=7)
+
+
+def owner_actor(owner_id: int) -> audit.Actor:
+    return audit.Actor("owner", owner_id)
+
+
+def normalize_code(code: str) -> str:
+    return "".join(ch for ch in (code or "").upper() if ch.isalnum())
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(normalize_code(code).encode()).hexdigest()
+
+
+def _snapshot(binding: Binding) -> dict:
+    return {"owner_id": binding.owner_id, "house_id": binding.house_id, "role": binding.role,
+            "status": binding.status, "verified_by": binding.verified_by}
+
+
+def _upsert(owner_id: int, house: House, role: str, verified_by: str, status: str,
+            actor: audit.Actor, now: dt.datetime) -> Binding:
+    """Create or reuse the (owner, house) binding; call inside a transaction."""
+    binding = Binding.get_or_none(Binding.owner == owner_id, Binding.house == house.id)
+    if binding is None:
+        try:
+            with transaction():  # a savepoint: a concurrent insert must not undo the caller
+                binding = Binding.create(owner=owner_id, house=house.id, role=role,
+                                         verified_by=verified_by, status=status, created_at=now,
+                                         decided_at=now if status == BindingStatus.ACTIVE else None)
+            audit.record(actor, "binding.create", "binding", binding.id, after=_snapshot(binding),
+                         community_id=house.community_id)
+            return binding
+        except pw.IntegrityError:
+            binding = Binding.get(Binding.owner == owner_id, Binding.house == house.id)
+    before = _snapshot(binding)
+    binding.role, binding.verified_by, binding.status = role, verified_by, status
+    binding.decided_at = now if status == BindingStatus.ACTIVE else None
+    binding.save()
+    audit.record(actor, "binding.update", "binding", binding.id, before=before,
+                 after=_snapshot(binding), community_id=house.community_id)
+    return binding
+
+
+# ------------------------------------------------------------------- phone
+def bind_by_phone(wxa: MiniProgramClient, owner_id: int, phone_code: str,
+                  house_id: int | None = None, *, now: dt.datetime | None = None) -> list[Binding]:
+    now = now or utcnow()
+    try:
+        number = wxa.user_phone_number(phone_code)
+    except WxaError as exc:
+        raise _phone_error(exc) from None
+    houses = list(House.select().where(House.owner_phone == number.national).order_by(House.id))
+    if house_id is not None:
+        houses = [h for h in houses if h.id == house_id]
+    if not houses:
+        raise NotFound("没有登记在此手机号下的房屋，请使用绑定码或提交绑定申请",
+                       code="PHONE_NOT_REGISTERED")
+    actor = owner_actor(owner_id)
+    with transaction():
+        Owner.update(phone=number.national).where(Owner.id == owner_id).execute()
+        return [_upsert(owner_id, h, BindingRole.OWNER, "phone", BindingStatus.ACTIVE, actor, now)
+                for h in houses]
+
+
+def _phone_error(exc: WxaError) -> DomainError:
+    if exc.errcode == 40029:
+        return Forbidden("手机号授权已失效，请重新授权", code="PHONE_CODE_INVALID")
+    if exc.errcode == 45011:
+        return TooManyRequests("操作太频繁，请稍后再试", code="WECHAT_RATE_LIMITED")
+    return DomainError("微信服务暂时不可用，请稍后再试", code="WECHAT_UNAVAILABLE", status=503,
+                       details={"wechat_errcode": exc.errcode})
+
+
+# -------------------------------------------------------------------- code
+def issue_binding_code(house_id: int, role: str, actor: audit.Actor, *,
+                       ttl: dt.timedelta = CODE_TTL,
+                       now: dt.datetime | None = None) -> tuple[str, BindingCode]:
+    """A new one-time code for staff to hand over; only its hash is stored."""
+    if role not in BindingRole.ALL:
+        raise ValidationError("invalid role", details={"role": f"one of {', '.join(BindingRole.ALL)}"})
+    house = House.get_or_none(House.id == house_id)
+    if house is None:
+        raise NotFound(f"house {house_id} not found", code="HOUSE_NOT_FOUND")
+    now = now or utcnow()
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    with transaction():
+        row = BindingCode.create(house=house.id, role=role, code_hash=hash_code(code),
+                                 expires_at=now + ttl, created_by=actor.staff_id, created_at=now)
+        audit.record(actor, "binding_code.issue", "binding_code", row.id, community_id=house.community_id,
+                     after={"house_id": house.id, "role": role, "expires_at": row.expires_at.isoformat()})
+    return code, row
+
+
+def revoke_binding_code(code_id: int, actor: audit.Actor, *, now: dt.datetime | None = None) -> None:
+    with transaction():
+        n = (BindingCode.update(revoked_at=now or utcnow())
+             .where(BindingCode.id == code_id, BindingCode.used_at.is_null(),
+                    BindingCode.revoked_at.is_null()).execute())
+        if n:
+            audit.record(actor, "binding_code.revoke", "binding_code", code_id)
+
+
+def bind_by_code(owner_id: int, code: str, *, now: dt.datetime | None = None) -> Binding:
+    now = now or utcnow()
+    digest = hash_code(code)
+    with transaction():
+        claimed = (BindingCode.update(used_at=now, used_by=owner_id)
+                   .where(BindingCode.code_hash == digest, BindingCode.used_at.is_null(),
+                          BindingCode.revoked_at.is_null(), BindingCode.expires_at > now)
+                   .execute())
+        if claimed != 1:
+            raise _code_refusal(digest, now)
+        row = BindingCode.get(BindingCode.code_hash == digest)
+        house = House.get_by_id(row.house_id)
+        return _upsert(owner_id, house, row.role, "code", BindingStatus.ACTIVE,
+                       owner_actor(owner_id), now)
+
+
+def _code_refusal(digest: str, now: dt.datetime) -> DomainError:
+    row = BindingCode.get_or_none(BindingCode.code_hash == digest)
+    if row is None or row.revoked_at is not None:
+        return NotFound("绑定码无效", code="BINDING_CODE_INVALID")
+    if row.used_at is not None:
+        return Conflict("绑定码已被使用", code="BINDING_CODE_USED")
+    return Conflict("绑定码已过期，请联系物业重新获取", code="BINDING_CODE_EXPIRED")
+
+
+# ----------------------------------------------------------------- request
+def find_house(community_id: int, building: str, room_no: str, unit: str = "") -> House:
+    house = (House.select().join(Building)
+             .where(House.community == community_id, Building.name == building.strip(),
+                    House.unit == (unit or "").strip(), House.room_no == room_no.strip())
+             .first())
+    if house is None:
+        raise NotFound("没有找到该房屋，请核对小区、楼栋、单元和房号", code="HOUSE_NOT_FOUND")
+    return house
+
+
+def request_binding(owner_id: int, house_id: int, role: str, *,
+                    now: dt.datetime | None = None) -> Binding:
+    now = now or utcnow()
+    house = House.get_or_none(House.id == house_id)
+    if house is None:
+        raise NotFound("没有找到该房屋", code="HOUSE_NOT_FOUND")
+    with transaction():
+        existing = Binding.get_or_none(Binding.owner == owner_id, Binding.house == house.id)
+        if existing is not None and existing.status == BindingStatus.ACTIVE:
+            raise Conflict("已绑定该房屋", code="ALREADY_BOUND")
+        if existing is not None and existing.status == BindingStatus.PENDING and existing.role == role:
+            return existing
+        return _upsert(owner_id, house, role, "staff", BindingStatus.PENDING,
+                       owner_actor(owner_id), now)
+
+
+def _decide(binding_id: int, status: str, actor: audit.Actor, note: str, now) -> Binding:
+    with transaction():
+        binding = for_update(Binding.select().where(Binding.id == binding_id)).first()
+        if binding is None:
+            raise NotFound(f"binding {binding_id} not found")
+        if binding.status != BindingStatus.PENDING:
+            raise Conflict("this request was already decided", code="BINDING_NOT_PENDING")
+        before = _snapshot(binding)
+        binding.status, binding.decided_at = status, now or utcnow()
+        binding.save()
+        audit.record(actor, f"binding.{'approve' if status == BindingStatus.ACTIVE else 'reject'}",
+                     "binding", binding.id, before=before, after=_snapshot(binding), note=note,
+                     community_id=binding.house.community_id)
+    return binding
+
+
+def approve_binding(binding_id: int, actor: audit.Actor, *, note: str = "",
+                    now: dt.datetime | None = None) -> Binding:
+    return _decide(binding_id, BindingStatus.ACTIVE, actor, note, now)
+
+
+def reject_binding(binding_id: int, actor: audit.Actor, *, note: str = "",
+                   now: dt.datetime | None = None) -> Binding:
+    return _decide(binding_id, BindingStatus.REJECTED, actor, note, now)
+
+
+# ------------------------------------------------------------ unbind / read
+def unbind(owner_id: int, house_id: int, *, now: dt.datetime | None = None) -> None:
+    """Revoke the owner's active or pending binding to the house (404 if none)."""
+    with transaction():
+        binding = for_update(Binding.select().where(
+            Binding.owner == owner_id, Binding.house == house_id,
+            Binding.status.in_((BindingStatus.ACTIVE, BindingStatus.PENDING)))).first()
+        if binding is None:
+            raise NotFound("房屋不存在", code="HOUSE_NOT_FOUND")
+        before = _snapshot(binding)
+        binding.status, binding.decided_at = BindingStatus.REVOKED, now or utcnow()
+        binding.save()
+        audit.record(owner_actor(owner_id), "binding.revoke", "binding", binding.id,
+                     before=before, after=_snapshot(binding))
+
+
+def bound_house_ids(owner_id: int):
+    """A subquery of the ids of houses the owner may see."""
+    return (Binding.select(Binding.house)
+            .where(Binding.owner == owner_id, Binding.status == BindingStatus.ACTIVE))
+
+
+def require_bound_house(owner_id: int, house_id: int) -> None:
+    """404, never 403, for a house the owner is not bound to: its existence stays private."""
+    if not (Binding.select().where(Binding.owner == owner_id, Binding.house == house_id,
+                                   Binding.status == BindingStatus.ACTIVE).exists()):
+        raise NotFound("房屋不存在", code="HOUSE_NOT_FOUND")
