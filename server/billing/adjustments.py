@@ -1,0 +1,147 @@
+"""Adjustments: waivers, discounts, corrections and voids against issued bills.
+
+An issued bill's amount and basis are never edited; what changes is its
+``adjusted_fen``, the sum of its approved adjustments.  A request at or above
+the approval threshold waits for a second staff member.  No adjustment may
+leave the bill owing less than nothing (balance < 0).
+"""
+from __future__ import annotations
+
+from server import audit
+from server.billing.models import Adjustment, AdjustmentKind, AdjustmentStatus, Bill, BillStatus
+from server.db import for_update, transaction
+from server.errors import Conflict, Forbidden, NotFound, ValidationError
+from server.ledger.posting import derive_status, lock_bill
+from server.timeutil import utcnow
+
+
+def _check_amount(bill: Bill, kind: str, amount_fen: int | None) -> int:
+    """The signed amount this adjustment would apply to ``bill`` as it is now."""
+    if bill.status == BillStatus.VOID:
+        raise Conflict(f"bill {bill.id} is void", code="BILL_VOID")
+    balance = bill.balance_fen
+    if kind == AdjustmentKind.VOID:
+        if bill.paid_fen != 0:
+            raise Conflict("only an unpaid bill can be voided; refund first",
+                           code="BILL_HAS_PAYMENTS", details={"paid_fen": bill.paid_fen})
+        whole = -bill.total_due_fen
+        if amount_fen is not None and amount_fen != whole:
+            raise ValidationError("a void cancels the whole remaining total",
+                                  details={"amount_fen": f"must be {whole} (or omitted)"})
+        return whole
+    if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen == 0:
+        raise ValidationError("amount_fen must be a non-zero integer number of fen",
+                              details={"amount_fen": repr(amount_fen)})
+    if kind in (AdjustmentKind.WAIVER, AdjustmentKind.DISCOUNT) and amount_fen > 0:
+        raise ValidationError(f"a {kind} reduces what is owed: the amount must be negative",
+                              details={"amount_fen": amount_fen})
+    if balance + amount_fen < 0:
+        raise ValidationError("the adjustment would leave the bill owing less than nothing",
+                              code="BALANCE_NEGATIVE",
+                              details={"balance_fen": balance, "amount_fen": amount_fen})
+    return amount_fen
+
+
+def _apply(bill: Bill, adjustment: Adjustment, actor: audit.Actor) -> None:
+    """Add an approved adjustment to the bill, with its audit record (in the
+    caller's transaction, with the bill locked)."""
+    before = {"adjusted_fen": bill.adjusted_fen, "status": bill.status}
+    bill.adjusted_fen += adjustment.amount_fen
+    if adjustment.kind == AdjustmentKind.VOID:
+        bill.status = BillStatus.VOID
+    else:
+        bill.status = derive_status(bill)
+    Bill.update(adjusted_fen=Bill.adjusted_fen + adjustment.amount_fen, status=bill.status) \
+        .where(Bill.id == bill.id).execute()
+    audit.record(actor, f"adjustment.{adjustment.kind}", "bill", bill.id, before=before,
+                 after={"adjusted_fen": bill.adjusted_fen, "status": bill.status,
+                        "adjustment_id": adjustment.id, "amount_fen": adjustment.amount_fen},
+                 community_id=bill.community_id)
+
+
+def request_adjustment(bill_id: int, kind: str, amount_fen: int | None, reason: str,
+                       actor: audit.Actor, approval_threshold_fen: int) -> Adjustment:
+    """Request an adjustment.  Below the threshold (by absolute value) it is
+    approved at once; at or above it waits for ``approve_adjustment`` by
+    another staff member.  For a void pass ``amount_fen=None``: it is minus the
+    bill's whole remaining total."""
+    if kind not in AdjustmentKind.ALL:
+        raise ValidationError(f"kind must be one of {', '.join(AdjustmentKind.ALL)}",
+                              details={"kind": kind})
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("a reason is required", details={"reason": "required"})
+    if len(reason) > 255:
+        raise ValidationError("reason is too long", details={"reason": "at most 255 characters"})
+    with transaction():
+        bill = lock_bill(bill_id)
+        amount = _check_amount(bill, kind, amount_fen)
+        immediate = abs(amount) < approval_threshold_fen
+        adjustment = Adjustment.create(
+            bill=bill, kind=kind, amount_fen=amount, reason=reason,
+            status=AdjustmentStatus.APPROVED if immediate else AdjustmentStatus.PENDING,
+            requested_by=actor.staff_id,
+            decided_by=actor.staff_id if immediate else None,
+            decided_at=utcnow() if immediate else None,
+            decision_note="below the approval threshold" if immediate else "")
+        audit.record(actor, "adjustment.request", "adjustment", adjustment.id,
+                     after={"bill_id": bill.id, "kind": kind, "amount_fen": amount, "reason": reason,
+                            "status": adjustment.status}, community_id=bill.community_id)
+        if immediate:
+            _apply(bill, adjustment, actor)
+    return adjustment
+
+
+def _decide(adj_id: int, actor: audit.Actor) -> tuple[Adjustment, Bill]:
+    adjustment = Adjustment.get_or_none(Adjustment.id == adj_id)
+    if adjustment is None:
+        raise NotFound(f"adjustment {adj_id} not found")
+    bill = lock_bill(adjustment.bill_id)  # the bill first, always: one lock order
+    adjustment = for_update(Adjustment.select().where(Adjustment.id == adj_id)).get()
+    if adjustment.status != AdjustmentStatus.PENDING:
+        raise Conflict(f"adjustment {adj_id} is already {adjustment.status}", code="ALREADY_DECIDED")
+    if actor.staff_id is None:
+        raise Forbidden("only a staff member can decide an adjustment")
+    return adjustment, bill
+
+
+def _close(adjustment: Adjustment, status: str, actor: audit.Actor, note: str) -> None:
+    adjustment.status, adjustment.decided_by = status, actor.staff_id
+    adjustment.decided_at, adjustment.decision_note = utcnow(), (note or "")[:255]
+    updated = (Adjustment.update(status=status, decided_by=actor.staff_id,
+                                 decided_at=adjustment.decided_at,
+                                 decision_note=adjustment.decision_note)
+               .where(Adjustment.id == adjustment.id,
+                      Adjustment.status == AdjustmentStatus.PENDING).execute())
+    if updated != 1:
+        raise Conflict(f"adjustment {adjustment.id} was decided by someone else", code="ALREADY_DECIDED")
+
+
+def approve_adjustment(adj_id: int, actor: audit.Actor, note: str = "") -> Adjustment:
+    """Approve a pending adjustment: a different staff member than the requester.
+    The amount is checked again against the bill as it is now; a void whose
+    bill has changed since the request (e.g. a late fee accrued) is refused."""
+    with transaction():
+        adjustment, bill = _decide(adj_id, actor)
+        if adjustment.requested_by_id is not None and adjustment.requested_by_id == actor.staff_id:
+            raise Forbidden("the requester cannot approve their own adjustment",
+                            code="SECOND_APPROVER_REQUIRED")
+        try:
+            _check_amount(bill, adjustment.kind, adjustment.amount_fen)
+        except ValidationError as exc:
+            raise Conflict(f"the bill changed since the request: {exc.message}",
+                           code="BILL_CHANGED", details=exc.details) from None
+        _close(adjustment, AdjustmentStatus.APPROVED, actor, note)
+        _apply(bill, adjustment, actor)
+    return adjustment
+
+
+def reject_adjustment(adj_id: int, actor: audit.Actor, note: str = "") -> Adjustment:
+    with transaction():
+        adjustment, bill = _decide(adj_id, actor)
+        _close(adjustment, AdjustmentStatus.REJECTED, actor, note)
+        audit.record(actor, "adjustment.reject", "adjustment", adjustment.id,
+                     before={"status": AdjustmentStatus.PENDING},
+                     after={"status": AdjustmentStatus.REJECTED, "note": adjustment.decision_note},
+                     community_id=bill.community_id)
+    return adjustment

@@ -1,0 +1,258 @@
+"""Meters, meter readings and usage anomalies.
+
+A reading closes one period for one house and metered item.  Its usage is
+``current − previous`` where previous is the last reading's current (or the
+meter's start reading).  A reading below the previous one is refused unless
+the meter was replaced after that reading: then usage is what the old meter
+ran up to its final reading plus what the new one ran from its start.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+import peewee
+
+from server import audit
+from server.billing.models import FeeItem, Meter, MeterReading, MeterStatus
+from server.db import database, for_update, is_postgres, transaction
+from server.errors import Conflict, NotFound, ValidationError
+from server.money import MoneyError, to_decimal
+from server.property.models import House, HouseStatus
+from server.timeutil import PeriodError, add_months, parse_period
+
+HISTORY_READINGS = 3
+HISTORY_WINDOW_MONTHS = 12  # "recent": the last 3 readings within a year
+
+
+def _reading_value(name: str, value) -> Decimal:
+    try:
+        number = to_decimal(value)
+    except MoneyError:
+        raise ValidationError(f"{name} must be a decimal number", details={name: "not a number"}) from None
+    if number < 0 or number.as_tuple().exponent < -2 or number >= Decimal("1e12"):
+        raise ValidationError(f"{name} must be ≥ 0 with at most 2 decimals",
+                              details={name: str(number)})
+    return number
+
+
+def _lock_house(house_id: int, fee_item_id: int) -> House:
+    """Serialise meter changes and readings of one house.  On PostgreSQL a
+    NO KEY UPDATE row lock: it does not block bills being inserted for the
+    house meanwhile (their foreign key check takes KEY SHARE)."""
+    query = House.select().where(House.id == house_id)
+    query = query.for_update("FOR NO KEY UPDATE") if is_postgres() else for_update(query)
+    house = query.first()
+    if house is None:
+        raise NotFound(f"house {house_id} not found")
+    item = FeeItem.get_or_none(FeeItem.id == fee_item_id)
+    if item is None or item.community_id != house.community_id:
+        raise NotFound(f"fee item {fee_item_id} not found in the house's community")
+    return house
+
+
+def active_meter(house_id: int, fee_item_id: int) -> Meter | None:
+    return (Meter.select()
+            .where(Meter.house == house_id, Meter.fee_item == fee_item_id,
+                   Meter.status == MeterStatus.ACTIVE)
+            .order_by(Meter.id.desc()).first())
+
+
+def _meter_snapshot(meter: Meter) -> dict:
+    return {"id": meter.id, "serial": meter.serial, "start_reading": meter.start_reading,
+            "status": meter.status, "final_reading": meter.final_reading,
+            "installed_on": meter.installed_on, "replaced_on": meter.replaced_on}
+
+
+def install_meter(house_id: int, fee_item_id: int, start_reading, installed_on: dt.date,
+                  serial: str = "", actor: audit.Actor | None = None) -> Meter:
+    """The first meter of a house for an item.  A second one is a replacement."""
+    actor = actor or audit.Actor.system()
+    start = _reading_value("start_reading", start_reading)
+    with transaction():
+        house = _lock_house(house_id, fee_item_id)
+        if active_meter(house_id, fee_item_id) is not None:
+            raise Conflict("the house already has a meter for this item; use replace_meter",
+                           code="METER_EXISTS")
+        meter = Meter.create(house=house_id, fee_item=fee_item_id, serial=serial or "",
+                             start_reading=start, installed_on=installed_on)
+        audit.record(actor, "meter.install", "meter", meter.id, after=_meter_snapshot(meter),
+                     community_id=house.community_id)
+    return meter
+
+
+def replace_meter(house_id: int, fee_item_id: int, old_final_reading, new_start_reading,
+                  replaced_on: dt.date, serial: str = "",
+                  actor: audit.Actor | None = None) -> Meter:
+    """Retire the active meter at its final reading and install a new one."""
+    actor = actor or audit.Actor.system()
+    final = _reading_value("old_final_reading", old_final_reading)
+    start = _reading_value("new_start_reading", new_start_reading)
+    with transaction():
+        house = _lock_house(house_id, fee_item_id)
+        old = active_meter(house_id, fee_item_id)
+        if old is None:
+            raise NotFound("no active meter to replace; use install_meter")
+        last = (MeterReading.select().where(MeterReading.meter == old)
+                .order_by(MeterReading.period.desc()).first())
+        floor = last.current if last else old.start_reading
+        if final < floor:
+            raise ValidationError("the old meter's final reading is below its last reading",
+                                  details={"old_final_reading": f"must be ≥ {floor}"})
+        before = _meter_snapshot(old)
+        old.status, old.final_reading, old.replaced_on = MeterStatus.REPLACED, final, replaced_on
+        old.save()
+        new = Meter.create(house=house_id, fee_item=fee_item_id, serial=serial or "",
+                           start_reading=start, installed_on=replaced_on, replaces=old)
+        audit.record(actor, "meter.replace", "meter", old.id, before=before,
+                     after={"old": _meter_snapshot(old), "new": _meter_snapshot(new)},
+                     community_id=house.community_id)
+    return new
+
+
+def _usage_since(anchor: MeterReading | None, meter: Meter, current: Decimal) -> tuple[Decimal, Decimal]:
+    """(previous, usage) from the anchor reading (or the first meter's start) to
+    ``current`` on ``meter``, across any replacements in between."""
+    segments = []  # (from, to) on each meter, newest first
+    to_value, cursor = current, meter
+    while True:
+        if anchor is not None and cursor.id == anchor.meter_id:
+            segments.append((anchor.current, to_value))
+            previous = anchor.current
+            break
+        segments.append((cursor.start_reading, to_value))
+        if cursor.replaces_id is None:
+            if anchor is not None:
+                raise ValidationError("the last reading's meter is not in this meter's history")
+            previous = cursor.start_reading
+            break
+        cursor = Meter.get_by_id(cursor.replaces_id)
+        to_value = cursor.final_reading
+    for low, high in segments:
+        if high < low:
+            raise ValidationError(
+                f"current reading {current} is below the previous {low}; "
+                "record a meter replacement first",
+                code="READING_DECREASED", details={"current": str(current), "previous": str(low)})
+    return previous, sum((high - low for low, high in segments), Decimal(0))
+
+
+def record_reading(house_id: int, fee_item_id: int, period: str, current, read_on: dt.date,
+                   actor: audit.Actor, source: str = "manual") -> MeterReading:
+    """Record the reading closing ``period``.  The same value twice returns the
+    existing reading; a different value for a period already read is a Conflict."""
+    try:
+        parse_period(period)
+    except PeriodError as exc:
+        raise ValidationError(str(exc), details={"period": period}) from None
+    value = _reading_value("current", current)
+    try:
+        with transaction():
+            house = _lock_house(house_id, fee_item_id)
+            existing = _existing(house_id, fee_item_id, period, value)
+            if existing is not None:
+                return existing
+            meter = active_meter(house_id, fee_item_id)
+            if meter is None:
+                raise ValidationError("the house has no meter for this item; install one first",
+                                      code="NO_METER")
+            last = (MeterReading.select()
+                    .where(MeterReading.house == house_id, MeterReading.fee_item == fee_item_id)
+                    .order_by(MeterReading.period.desc()).first())
+            if last is not None and last.period > period:
+                raise ValidationError(f"a reading for the later period {last.period} exists",
+                                      code="READING_OUT_OF_ORDER", details={"period": period})
+            previous, usage = _usage_since(last, meter, value)
+            reading = MeterReading.create(
+                house=house_id, fee_item=fee_item_id, meter=meter, period=period,
+                previous=previous, current=value, usage=usage, read_on=read_on, source=source,
+                created_by=actor.staff_id)
+            audit.record(actor, "meter_reading.record", "meter_reading", reading.id,
+                         after={"period": period, "previous": previous, "current": value,
+                                "usage": usage, "meter": meter.id, "source": source},
+                         community_id=house.community_id)
+            return reading
+    except peewee.IntegrityError:
+        # A concurrent call recorded the same period first: same rules as above.
+        existing = _existing(house_id, fee_item_id, period, value)
+        if existing is None:
+            raise
+        return existing
+
+
+def _existing(house_id, fee_item_id, period, value) -> MeterReading | None:
+    existing = MeterReading.get_or_none(MeterReading.house == house_id,
+                                        MeterReading.fee_item == fee_item_id,
+                                        MeterReading.period == period)
+    if existing is not None and Decimal(existing.current) != value:
+        raise Conflict(f"period {period} already has the reading {existing.current}",
+                       code="READING_EXISTS", details={"current": str(existing.current)})
+    return existing
+
+
+# --- anomalies -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Anomaly:
+    kind: str               # usage_high | usage_zero
+    house_id: int
+    fee_item_id: int
+    period: str
+    usage: Decimal
+    average: Decimal | None = None
+
+
+def recent_usage(house_ids, fee_item_ids, period: str,
+                 n: int = HISTORY_READINGS) -> dict[tuple[int, int], list[Decimal]]:
+    """(house, item) → usages of up to ``n`` readings before ``period`` (newest
+    first, within a year).  One query for a whole chunk of houses."""
+    history: dict[tuple[int, int], list[Decimal]] = defaultdict(list)
+    if not house_ids or not fee_item_ids:
+        return history
+    query = (MeterReading
+             .select(MeterReading.house, MeterReading.fee_item, MeterReading.usage)
+             .where(MeterReading.house.in_(list(house_ids)),
+                    MeterReading.fee_item.in_(list(fee_item_ids)),
+                    MeterReading.period < period,
+                    MeterReading.period >= add_months(period, -HISTORY_WINDOW_MONTHS))
+             .order_by(MeterReading.house, MeterReading.fee_item, MeterReading.period.desc()))
+    for house_id, item_id, usage in database.execute(query).fetchall():
+        usages = history[(house_id, item_id)]
+        if len(usages) < n:
+            usages.append(usage if isinstance(usage, Decimal) else Decimal(str(usage)))
+    return history
+
+
+def anomaly_kind(usage: Decimal, history: list[Decimal], occupied: bool, factor: Decimal) -> str | None:
+    """``usage_high`` above factor × the average of ``history``; ``usage_zero``
+    for nothing used in an occupied house."""
+    if usage == 0:
+        return "usage_zero" if occupied else None
+    if history:
+        average = sum(history, Decimal(0)) / len(history)
+        if average > 0 and usage > factor * average:
+            return "usage_high"
+    return None
+
+
+def usage_anomalies(house_id: int, fee_item_id: int, period: str,
+                    factor: Decimal | None = None) -> list[Anomaly]:
+    """Anomalies of one house's reading for ``period`` (none when not read yet)."""
+    from server.config import Config
+
+    factor = Config.METER_ANOMALY_FACTOR if factor is None else to_decimal(factor)
+    reading = MeterReading.get_or_none(MeterReading.house == house_id,
+                                       MeterReading.fee_item == fee_item_id,
+                                       MeterReading.period == period)
+    if reading is None:
+        return []
+    house = House.get_by_id(house_id)
+    history = recent_usage([house_id], [fee_item_id], period)[(house_id, fee_item_id)]
+    usage = Decimal(reading.usage)
+    kind = anomaly_kind(usage, history, house.status == HouseStatus.OCCUPIED, factor)
+    if kind is None:
+        return []
+    average = sum(history, Decimal(0)) / len(history) if history else None
+    return [Anomaly(kind, house_id, fee_item_id, period, usage, average)]
