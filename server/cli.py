@@ -5,31 +5,13 @@ every command runs with the database bound and a connection open.
 """
 from __future__ import annotations
 
-import functools
 import sys
 
 import click
 
 from server import db as dbmod
 from server import migrations
-from server.config import Config
-
-
-def load_config() -> Config:
-    return Config.from_env().finalize()
-
-
-def with_database(fn):
-    """Bind the database from the environment and hold a connection for the command."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        config = load_config()
-        dbmod.bind(config.DATABASE_URL)
-        with dbmod.connection():
-            return fn(*args, config=config, **kwargs)
-
-    return wrapper
+from server.clitools import with_database
 
 
 @click.group()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import click
 
 from server import backup as backup_mod
-from server.cli import load_config
+from server.clitools import load_config
 from server.timeutil import utcnow
 
 

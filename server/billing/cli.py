@@ -9,7 +9,7 @@ import click
 
 from server.audit import Actor
 from server.billing import runs
-from server.cli import with_database
+from server.clitools import with_database
 from server.errors import DomainError
 from server.money import format_yuan
 from server.property.models import Community

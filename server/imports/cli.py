@@ -17,7 +17,7 @@ import sys
 import click
 
 from server.audit import Actor
-from server.cli import with_database
+from server.clitools import with_database
 from server.errors import DomainError
 from server.imports import IMPORTERS, export_arrears, export_bills
 from server.imports.exports import STATUS_LABELS
