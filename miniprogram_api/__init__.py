@@ -1,7 +1,7 @@
 """The owner mini-program API, ``/api/v1``: views and schemas over domain services.
 
 ``init_app(app)`` registers it; ``VIEW_MODULES`` lists the modules whose views
-register on :data:`miniprogram_api.blueprint.bp` (add the orders module there).
+register on :data:`miniprogram_api.blueprint.bp`.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ VIEW_MODULES = [
     "miniprogram_api.views.houses",
     "miniprogram_api.views.bills",
     "miniprogram_api.views.engagement",
+    "miniprogram_api.views.orders",
+    "miniprogram_api.views.receipts",
     "miniprogram_api.views.docs",
 ]
 

@@ -14,6 +14,7 @@ the error format of ``server.errors``.
 from __future__ import annotations
 
 import functools
+import inspect
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -42,6 +43,8 @@ class Operation:
     rate_limited: bool = False
     description: str = ""
     headers: list[dict] = field(default_factory=list)
+    more_statuses: tuple[int, ...] = ()   # other success statuses with the same response model
+    html: bool = False                    # the success response may also be text/html
 
     def error_statuses(self, has_path_params: bool) -> list[int]:
         codes = set(self.errors)
@@ -108,28 +111,43 @@ def authenticate() -> int:
 
 
 def render(op: Operation, result) -> Response:
-    if op.status == 204 or op.response is None:
+    """The view's result as the declared response.  A view may return
+    ``(result, status)`` for one of ``op.more_statuses``, or a finished
+    :class:`Response` (the HTML variant of an ``html`` operation)."""
+    if isinstance(result, Response):
+        return result
+    status = op.status
+    if isinstance(result, tuple):
+        result, status = result
+        if status != op.status and status not in op.more_statuses:
+            raise RuntimeError(f"{op.view_name} answered undeclared status {status}")
+    if status == 204 or op.response is None:
         return Response(status=204)
     model = op.response
     if not isinstance(result, model):
         result = model.model_validate(result)
     response = jsonify(result.model_dump(mode="json", by_alias=True))
-    response.status_code = op.status
+    response.status_code = status
     return response
 
 
 def operation(summary: str, *, tag: str, body=None, query=None, response=None, status: int = 200,
               errors: tuple[int, ...] = (), auth: bool = True, limit: Callable | None = None,
-              description: str = "", headers: list[dict] | None = None) -> Callable:
+              description: str = "", headers: list[dict] | None = None,
+              more_statuses: tuple[int, ...] = (), html: bool = False) -> Callable:
     """Declare an operation.  ``limit`` is a rate-limit decorator from
     :mod:`miniprogram_api.ratelimit`; it counts every attempt after the owner
-    is known and before the request is parsed."""
+    is known and before the request is parsed.  ``headers`` are OpenAPI header
+    parameters (the view reads and checks them); ``more_statuses`` are other
+    success statuses answered with the same model; ``html`` documents a
+    ``text/html`` variant of the success response."""
     def decorate(view: Callable) -> Callable:
         op = Operation(summary=summary, tag=tag, view_name=view.__name__, body=body, query=query,
                        response=response, status=status, errors=tuple(errors), auth=auth,
                        rate_limited=limit is not None,
-                       description=description or (view.__doc__ or "").strip(),
-                       headers=list(headers or []))
+                       description=description or inspect.cleandoc(view.__doc__ or ""),
+                       headers=list(headers or []), more_statuses=tuple(more_statuses),
+                       html=html)
 
         @functools.wraps(view)
         def parsed(**kwargs):

@@ -23,12 +23,14 @@ STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad request",
                401: "Not logged in, or the token expired or was revoked",
                403: "Forbidden", 404: "Not found (or not yours)", 409: "Conflict",
                422: "Invalid input: unknown fields, wrong types or values",
-               429: "Too many requests", 503: "WeChat or a dependency is unavailable"}
+               429: "Too many requests", 502: "WeChat Pay refused the request",
+               503: "WeChat or a dependency is unavailable"}
 TAGS = [
     {"name": "auth", "description": "Log in with wx.login(); bearer tokens"},
     {"name": "houses", "description": "My houses, binding, fee standards"},
     {"name": "bills", "description": "Itemized bills and their history"},
     {"name": "orders", "description": "Paying bills with WeChat Pay"},
+    {"name": "payments", "description": "Payment history and receipts (收据)"},
     {"name": "disputes", "description": "Questions on a bill (费用异议)"},
     {"name": "subscriptions", "description": "Reminder subscription messages"},
 ]
@@ -106,13 +108,19 @@ def build(app: Flask, *, prefix: str = "/api/v1", title: str = "WuyePay owner AP
         if op.status == 204 or op.response is None:
             responses["204"] = {"description": STATUS_TEXT[204]}
         else:
-            responses[str(op.status)] = {"description": STATUS_TEXT.get(op.status, "OK"),
-                                         "content": _json(keys[(op.response, "serialization")])}
+            ref = keys[(op.response, "serialization")]
+            success = {"description": STATUS_TEXT.get(op.status, "OK"), "content": _json(ref)}
+            if op.html:
+                success["content"]["text/html"] = {"schema": {"type": "string"}}
+            responses[str(op.status)] = success
+            for status in op.more_statuses:
+                responses[str(status)] = {"description": STATUS_TEXT.get(status, "OK"),
+                                          "content": _json(ref)}
         for status in op.error_statuses(bool(_PARAM.search(rule.rule))):
             responses[str(status)] = {"description": STATUS_TEXT.get(status, "Error"),
                                       "content": _json(error_ref)}
         entry = {"operationId": op.view_name, "summary": op.summary, "tags": [op.tag],
-                 "parameters": params, "responses": responses,
+                 "parameters": params, "responses": dict(sorted(responses.items())),
                  "security": [{"bearerAuth": []}] if op.auth else []}
         if op.description:
             entry["description"] = op.description

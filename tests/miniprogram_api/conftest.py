@@ -12,6 +12,7 @@ from payments.sandbox import run_sandbox_in_thread
 from server import db as dbmod
 from server.property.models import Binding, BindingStatus, House
 from tests import factories
+from tests.miniprogram_api.paying import api_merchant, paying  # noqa: F401 - fixtures
 
 
 @dataclasses.dataclass

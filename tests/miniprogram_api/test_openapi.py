@@ -121,7 +121,9 @@ def test_real_answers_conform_to_the_document(api, doc, sandbox, login, estate):
     call("delete", "/api/v1/houses/{house_id}/binding", f"/api/v1/houses/{house.id}/binding")
     call("post", "/api/v1/auth/logout")
     call("get", "/api/v1/houses")
-    documented = {(m, p) for p, methods in doc["paths"].items() for m in methods}
+    # Paying needs the WeChat Pay sandbox: test_orders_contract.py walks those operations.
+    documented = {(m, p) for p, methods in doc["paths"].items() for m, op in methods.items()
+                  if op["tags"][0] not in ("orders", "payments")}
     assert documented <= check.seen, documented - check.seen
 
 
