@@ -9,7 +9,8 @@ PORT ?= 5000
 
 $(BIN)/.installed: requirements.txt setup.cfg
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -r requirements.txt -e .
+	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q --no-deps -e . --config-settings editable_mode=compat
 	touch $@
 
 $(BIN)/.installed-test: $(BIN)/.installed requirements-test.txt

@@ -13,6 +13,10 @@ if ! command -v pg_dump >/dev/null 2>&1; then
   missing+=(postgresql-client)
 fi
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Chinese glyphs for the admin pages' screenshots in browser tests.
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  missing+=(fonts-noto-cjk)
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
