@@ -22,14 +22,14 @@ import logging
 
 from payments.models import Channel, OrderBill, OrderStatus, PaymentOrder
 from payments.states import transition
-from server import audit
+from server import audit, outbox
 from server.alerts import Severity, raise_alert
 from server.billing.models import Bill, BillStatus
 from server.db import for_update, transaction
 from server.ledger import posting
 from server.ledger.models import Payment
 from server.ledger.receipts import next_receipt_no
-from server.timeutil import local_today, utcnow
+from server.timeutil import SHANGHAI, local_today, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,16 @@ def mismatches(txn: dict, order: PaymentOrder, *, mchid: str, appid: str) -> lis
 
 
 def _success_time(txn: dict) -> dt.datetime:
+    """WeChat's RFC3339 ``success_time``; one without an offset is Beijing time (a
+    naive datetime would be refused by the database layer and fail the credit)."""
     raw = txn.get("success_time")
     try:
-        return dt.datetime.fromisoformat(raw) if raw else utcnow()
-    except ValueError:
+        when = dt.datetime.fromisoformat(raw) if raw else None
+    except (TypeError, ValueError):
+        when = None
+    if when is None:
         return utcnow()
+    return when if when.tzinfo is not None else when.replace(tzinfo=SHANGHAI)
 
 
 def credit_wechat_transaction(txn: dict, *, mchid: str, appid: str, source: str) -> CreditResult:
@@ -97,7 +102,8 @@ def credit_wechat_transaction(txn: dict, *, mchid: str, appid: str, source: str)
                              "transaction_id": txn.get("transaction_id")})
         return CreditResult(Outcome.REJECTED, order=order, problems=problems)
     result = _apply(order.id, txn, source)
-    if result.payment is not None and result.payment.needs_review:
+    # Alert once, when the money is booked; a repeat must change nothing (R5).
+    if result.outcome is Outcome.APPLIED and result.payment.needs_review:
         raise_alert("payment_needs_review",
                     f"订单 {out_trade_no} 收款需复核：{result.payment.review_reason}",
                     dedupe_key=f"review:{out_trade_no}", community_id=order.community_id,
@@ -129,6 +135,10 @@ def _apply(order_id: int, txn: dict, source: str) -> CreditResult:
                             "amount_fen": payment.amount_fen, "receipt_no": payment.receipt_no,
                             "needs_review": payment.needs_review, "reason": payment.review_reason},
                      community_id=order.community_id)
+        outbox.add("payment.credited", {"payment_id": payment.id, "order_id": order.id,
+                                        "out_trade_no": order.out_trade_no, "amount_fen": payment.amount_fen,
+                                        "community_id": order.community_id, "source": source},
+                   dedupe_key=f"payment.credited:{payment.id}")
     log.info("credited order %s (%s) from %s", order.out_trade_no, payment.receipt_no, source)
     return CreditResult(Outcome.APPLIED, order=order, payment=payment)
 

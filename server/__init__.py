@@ -23,6 +23,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.extensions["wuyepay_config"] = config
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
+    import jobs
     import miniprogram_api
     import payments.views
     from server import database_hooks, errors, health
@@ -32,4 +33,5 @@ def create_app(config: Config | dict | None = None) -> Flask:
     health.init_app(app)
     payments.views.init_app(app)
     miniprogram_api.init_app(app)
+    jobs.init_app(app)
     return app

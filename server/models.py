@@ -1,12 +1,19 @@
 """Every model, in dependency order: the registry migrations are checked against."""
 from payments.models import CashClose, NotifyEvent, OrderBill, PaymentOrder
+from server.alert_delivery import AlertDelivery
 from server.alerts import Alert
 from server.audit import AuditLog
 from server.billing.models import (Adjustment, Bill, BillingRun, FeeItem, FeeStandard,
                                    LateFeeAccrual, Meter, MeterReading)
+from server.disputes.models import Dispute, DisputeMessage
 from server.ledger.models import Allocation, Payment, ReceiptCounter, Refund
+from server.outbox import OutboxMessage
+from server.owners.models import BindingCode, OwnerSession
 from server.property.models import Binding, Building, Community, House, Owner
+from server.reconciliation.models import ReconciliationItem, ReconciliationRun
+from server.schedule_state import ScheduleState
 from server.staff.models import StaffCommunity, StaffUser
+from templates_msg.models import Subscription
 
 # The tables of migration 0001 (scripts/regen-initial-migration.sh rebuilds it from
 # these while it has not shipped).  Later migrations add their models below.
@@ -19,4 +26,15 @@ INITIAL_MODELS = [
     AuditLog, Alert,
 ]
 
-ALL_MODELS = INITIAL_MODELS + []
+# Migration 0002_owner_api: the owner mini-program API (issue 4).
+OWNER_API_MODELS = [
+    OwnerSession, BindingCode, Dispute, DisputeMessage, Subscription,
+]
+
+# Migration 0003_jobs: background jobs (issue 5): outbox, schedule state,
+# reconciliation, alert deliveries.
+JOBS_MODELS = [
+    OutboxMessage, ScheduleState, ReconciliationRun, ReconciliationItem, AlertDelivery,
+]
+
+ALL_MODELS = INITIAL_MODELS + OWNER_API_MODELS + JOBS_MODELS
