@@ -23,7 +23,7 @@ def serve(host, port):
     from server import create_app
 
     app = create_app()
-    click.echo(f"WuyePay on http://{host}:{port}/  (admin: /admin, owner API: /api/v1)")
+    click.echo(f"WuyePay on http://{host}:{port}/  (owner API: /api/v1, docs: /api/v1/docs)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
