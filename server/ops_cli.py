@@ -20,8 +20,12 @@ def register(group: click.Group) -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host, port):
     """Serve the web app with the built-in server (use gunicorn in production)."""
+    import os
+
     from server import create_app
 
+    # Demo mode hangs the sandbox and the notify URL off this address.
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     app = create_app()
     click.echo(f"WuyePay on http://{host}:{port}/  (owner API: /api/v1, docs: /api/v1/docs)")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
