@@ -130,6 +130,8 @@ def pay_some_at_the_counter(periods: list[str], rng: random.Random) -> int:
     cashiers = [StaffUser.get_or_create(username=name, defaults={"display_name": label,
                                                                   "role": StaffRole.CASHIER})[0]
                 for name, label in (("cashier1", "收银员小王"), ("cashier2", "收银员小李"))]
+    StaffUser.get_or_create(username="manager1", defaults={"display_name": "经理老张",
+                                                           "role": StaffRole.MANAGER})
     share = {periods[0]: 0.85, periods[1]: 0.5, periods[2]: 0.1}
     count = 0
     for community in Community.select().order_by(Community.id):
