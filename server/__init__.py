@@ -26,7 +26,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     import jobs
     import miniprogram_api
     import payments.views
-    from server import database_hooks, errors, health
+    from server import admin, database_hooks, errors, health
 
     database_hooks.init_app(app)
     errors.init_app(app)
@@ -34,4 +34,5 @@ def create_app(config: Config | dict | None = None) -> Flask:
     payments.views.init_app(app)
     miniprogram_api.init_app(app)
     jobs.init_app(app)
+    admin.init_app(app)
     return app

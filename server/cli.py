@@ -56,7 +56,8 @@ def register(group: click.Group) -> None:
 
 
 # Modules that contribute commands; each defines ``register(group)``.
-COMMAND_MODULES: tuple[str, ...] = ("server.ops_cli", "server.imports.cli", "server.billing.cli", "jobs.cli", "payments.cli")
+COMMAND_MODULES: tuple[str, ...] = ("server.ops_cli", "server.imports.cli", "server.billing.cli", "jobs.cli", "payments.cli",
+                                     "server.staff.cli")
 
 register(cli)
 

@@ -8,6 +8,9 @@ from server.clitools import load_config
 from server.timeutil import utcnow
 
 
+DEMO_PASSWORD = "wuyepay-demo"
+
+
 def register(group: click.Group) -> None:
     group.add_command(serve)
     group.add_command(backup)
@@ -79,4 +82,9 @@ def demo(if_empty, seed):
                 return
             raise click.ClickException("the database is not empty; use a fresh DATABASE_URL")
         summary = demo_mod.load_demo(seed=seed, pay=demo_mod.pay_some_at_the_counter)
+        from server.staff.cli import create_staff
+
+        # A demo manager with a known password: demo data only, never in production.
+        create_staff("demo", DEMO_PASSWORD, "manager", ["HY", "JY"], display_name="演示经理")
     click.echo("demo loaded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
+    click.echo(f"admin page: /admin/  user 'demo', password '{DEMO_PASSWORD}' (demo only)")

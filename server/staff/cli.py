@@ -1,0 +1,72 @@
+"""``wuyepay staff``: create the first admin and other staff accounts."""
+from __future__ import annotations
+
+import sys
+
+import click
+import peewee as pw
+
+from server import audit, db
+from server.audit import Actor
+from server.clitools import with_database
+from server.property.models import Community
+from server.staff.models import StaffCommunity, StaffRole, StaffUser
+
+
+def register(group: click.Group) -> None:
+    group.add_command(staff)
+
+
+@click.group()
+def staff():
+    """Staff accounts."""
+
+
+def create_staff(username: str, password: str, role: str, community_codes: list[str],
+                 display_name: str = "", actor: Actor | None = None) -> StaffUser:
+    """Create a staff account with an argon2 hash and its communities, audited."""
+    from server.admin.auth import hash_password
+
+    if role not in StaffRole.ALL:
+        raise click.BadParameter(f"role must be one of {', '.join(StaffRole.ALL)}")
+    communities = []
+    for code in community_codes:
+        community = Community.get_or_none(Community.code == code)
+        if community is None:
+            raise click.BadParameter(f"no community with code {code!r}")
+        communities.append(community)
+    if role != StaffRole.ADMIN and not communities:
+        raise click.BadParameter("a non-admin needs at least one --community")
+    actor = actor or Actor.system("cli")
+    with db.transaction():
+        user = StaffUser.create(username=username, display_name=display_name or username,
+                                password_hash=hash_password(password), role=role)
+        for community in communities:
+            StaffCommunity.create(staff=user, community=community)
+        audit.record(actor, "staff.create", "staff_user", user.id,
+                     after={"username": username, "role": role,
+                            "communities": [c.code for c in communities]})
+    return user
+
+
+@staff.command("create")
+@click.argument("username")
+@click.option("--role", type=click.Choice(StaffRole.ALL), required=True)
+@click.option("--community", "communities", multiple=True, metavar="CODE",
+              help="a community this account may see (repeat; admins see all)")
+@click.option("--display-name", default="")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@with_database
+def create_command(username, role, communities, display_name, password_stdin, config):
+    """Create a staff account; the password is prompted for (or read from stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
+    if len(password) < 8:
+        raise click.BadParameter("the password needs at least 8 characters")
+    try:
+        user = create_staff(username, password, role, list(communities), display_name)
+    except pw.IntegrityError:
+        raise click.ClickException(f"staff {username!r} already exists") from None
+    click.echo(f"created staff {user.username} ({user.role})")
