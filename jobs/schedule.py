@@ -94,6 +94,8 @@ SCHEDULE: tuple[Entry, ...] = (
           "query open orders on their schedule, close expired ones, sync refunds, replay callbacks"),
     Entry("outbox.sweep", "outbox.sweep", Every(1),
           "re-enqueue outbox work that was missed or lost"),
+    Entry("reminders.due", "reminders.send_due_reminders", Every(30),
+          "send payment reminders by subscription message (none in quiet hours 21:00-08:00)"),
     Entry("alerts.check", "alerting.check", Every(5),
           "evaluate the alert rules and deliver new alerts to the webhook"),
 )

@@ -36,6 +36,9 @@ class Finding:
         return f"rule:{self.kind}"
 
 
+REMINDER_WINDOW = dt.timedelta(hours=1)
+
+
 def _orders(where, limit: int = SHOWN) -> tuple[int, list[str]]:
     query = PaymentOrder.select(PaymentOrder.out_trade_no).where(where)
     return query.count(), [o for (o,) in query.order_by(PaymentOrder.created_at).limit(limit).tuples()]
@@ -95,7 +98,20 @@ def signature_failures(count: int, threshold: int) -> Finding | None:
     return None
 
 
-DATABASE_RULES = (stuck_orders, unknown_orders, janitor_stalled, reconciliation_unresolved, outbox_backlog)
+def reminder_failures(now: dt.datetime) -> Finding | None:
+    """More than 20% of at least 20 reminder sends in the last hour failed at WeChat."""
+    from templates_msg.reminders import failure_rate
+
+    stats = failure_rate(now - REMINDER_WINDOW, now)
+    if stats["attempts"] >= 20 and stats["rate_bp"] > 2_000:
+        return Finding("reminder_failures",
+                       f"最近 1 小时缴费提醒发送失败 {stats['failed']}/{stats['attempts']} 次",
+                       Severity.WARNING, stats)
+    return None
+
+
+DATABASE_RULES = (stuck_orders, unknown_orders, janitor_stalled, reconciliation_unresolved, outbox_backlog,
+                  reminder_failures)
 
 
 def evaluate(now: dt.datetime, *, signature_failure_count: int = 0,

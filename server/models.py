@@ -13,7 +13,7 @@ from server.property.models import Binding, Building, Community, House, Owner
 from server.reconciliation.models import ReconciliationItem, ReconciliationRun
 from server.schedule_state import ScheduleState
 from server.staff.models import StaffCommunity, StaffUser
-from templates_msg.models import Subscription
+from templates_msg.models import ReminderLog, ReminderPolicy, Subscription
 
 # The tables of migration 0001 (scripts/regen-initial-migration.sh rebuilds it from
 # these while it has not shipped).  Later migrations add their models below.
@@ -37,4 +37,9 @@ JOBS_MODELS = [
     OutboxMessage, ScheduleState, ReconciliationRun, ReconciliationItem, AlertDelivery,
 ]
 
-ALL_MODELS = INITIAL_MODELS + OWNER_API_MODELS + JOBS_MODELS
+# Migration 0004_reminders: payment reminders by subscription message (issue 5).
+REMINDER_MODELS = [
+    ReminderPolicy, ReminderLog,
+]
+
+ALL_MODELS = INITIAL_MODELS + OWNER_API_MODELS + JOBS_MODELS + REMINDER_MODELS

@@ -1,0 +1,279 @@
+"""Payment reminders by subscription message (issue 5 item 4): the domain, no rq.
+
+Stages of an open bill, on the Asia/Shanghai calendar (``today`` = local date):
+
+* ``bill_issued`` while more than N days remain before the due date;
+* ``due_soon`` from N days before the due date;
+* ``due_day`` on the due date;
+* ``overdue_<k>`` from K·k days after the due date, k = 1…M.
+
+A run sends only the bill's *current* stage (a bill first seen three days
+before its due date gets ``due_soon``, not a burst of every earlier stage).
+Nothing is sent in quiet hours (21:00–08:00): the next run picks the bill up.
+Paid, waived and void bills and bills on hold (an open dispute) are skipped.
+Recipients are the owners with an active binding on the bill's house.
+
+Each (bill, owner, stage) is claimed by inserting its :class:`ReminderLog`
+row (UNIQUE), so it is sent at most once; a row whose last attempt sent
+nothing for a passing reason (WeChat unreachable, or no quota — once the owner
+has accepted again) is claimed again by a conditional UPDATE.  A row left
+``sending`` by a dead worker is not retried (at most once beats twice).  One unit of the owner's quota is consumed before the
+call and released when WeChat did not deliver; 43101 clears the quota; 47003
+(or our own validator) raises an alert.  Token refresh and the single retry
+on 40001/42001 live in :class:`server.wxa.MiniProgramClient`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+
+import peewee as pw
+
+from server.alerts import Severity, raise_alert
+from server.billing.models import Bill, BillStatus, FeeItem
+from server.db import transaction
+from server.ledger.models import Allocation, Payment
+from server.property.models import Binding, BindingStatus, Community, House, Owner
+from server.timeutil import local_now, utcnow
+from server.wxa import WxaError
+from templates_msg import builders, registry
+from templates_msg.models import ReminderLog, ReminderPolicy, ReminderResult as R, Subscription
+from templates_msg.subscriptions import clear_quota, consume_quota, release_quota
+
+log = logging.getLogger(__name__)
+
+QUIET_FROM = dt.time(21, 0)
+QUIET_UNTIL = dt.time(8, 0)
+CONVERSION_WINDOW = dt.timedelta(hours=72)
+BILL_PAGE = "pages/bills/detail?id={bill_id}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Policy:
+    due_soon_days: int = 3       # N
+    overdue_every_days: int = 7  # K
+    overdue_max: int = 3         # M
+
+
+DEFAULT_POLICY = Policy()
+
+
+def policy_for(community_id: int) -> Policy:
+    row = ReminderPolicy.get_or_none(ReminderPolicy.community == community_id)
+    if row is None:
+        return DEFAULT_POLICY
+    return Policy(row.due_soon_days, row.overdue_every_days, row.overdue_max)
+
+
+def in_quiet_hours(now: dt.datetime) -> bool:
+    local = local_now(now).time()
+    return local >= QUIET_FROM or local < QUIET_UNTIL
+
+
+def stage_for(due_date: dt.date, today: dt.date, policy: Policy = DEFAULT_POLICY) -> str | None:
+    """The bill's current stage on ``today``, or None between overdue steps / after the last."""
+    days = (due_date - today).days
+    if days > policy.due_soon_days:
+        return "bill_issued"
+    if days > 0:
+        return "due_soon"
+    if days == 0:
+        return "due_day"
+    k = -days // policy.overdue_every_days
+    if 1 <= k <= policy.overdue_max:
+        return f"overdue_{k}"
+    return None
+
+
+def kind_of(stage: str) -> str:
+    if stage == "bill_issued":
+        return registry.Kind.BILL_ISSUED
+    if stage in ("due_soon", "due_day"):
+        return registry.Kind.DUE_SOON
+    if stage.startswith("overdue_"):
+        return registry.Kind.OVERDUE
+    return registry.Kind.PAYMENT_SUCCESS
+
+
+def _bill_data(bill: Bill, stage: str, today: dt.date) -> dict:
+    common = dict(community=bill.community.name, house=bill.house.label, fee_name=bill.fee_item.name,
+                  period=bill.period, amount_fen=bill.balance_fen, due_date=bill.due_date)
+    if stage == "bill_issued":
+        return builders.bill_issued(**common)
+    if stage in ("due_soon", "due_day"):
+        return builders.due_soon(**common, days_left=(bill.due_date - today).days)
+    return builders.overdue(**common, days_overdue=(today - bill.due_date).days)
+
+
+def recipients(house_id: int) -> list[Owner]:
+    return list(Owner.select().join(Binding)
+                .where(Binding.house == house_id, Binding.status == BindingStatus.ACTIVE)
+                .order_by(Owner.id))
+
+
+# ---------------------------------------------------------------- the send itself
+def _claim(bill_id: int, owner_id: int, stage: str, template_id: str, now: dt.datetime,
+           retry: bool = True) -> bool:
+    """Take (bill, owner, stage): True when this caller is to send it.  ``retry`` also
+    takes a row whose last attempt was retryable."""
+    try:
+        with transaction():
+            ReminderLog.create(bill=bill_id, owner=owner_id, stage=stage, template_id=template_id,
+                               sent_at=now, result=R.SENDING)
+        return True
+    except pw.IntegrityError:
+        return retry and bool(ReminderLog.update(result=R.SENDING, sent_at=now, template_id=template_id,
+                                       errcode=None, errmsg="", attempts=ReminderLog.attempts + 1)
+                    .where(ReminderLog.bill == bill_id, ReminderLog.owner == owner_id,
+                           ReminderLog.stage == stage, ReminderLog.result.in_(R.RETRYABLE))
+                    .execute())
+
+
+def has_quota(owner_id: int, template_id: str) -> bool:
+    return (Subscription.select().where(Subscription.owner == owner_id,
+                                        Subscription.template_id == template_id,
+                                        Subscription.remaining > 0).exists())
+
+
+def _record(bill_id, owner_id, stage, result, errcode=None, errmsg="") -> str:
+    (ReminderLog.update(result=result, errcode=errcode, errmsg=(errmsg or "")[:255])
+     .where(ReminderLog.bill == bill_id, ReminderLog.owner == owner_id, ReminderLog.stage == stage)
+     .execute())
+    return result
+
+
+def deliver(client, owner: Owner, bill_id: int, stage: str, kind: str, build, *,
+            now: dt.datetime, config=None, page: str | None = None) -> str | None:
+    """Send one message of ``kind`` for (bill, owner, stage) at most once; returns the
+    result written to the log, or None when another run has it already."""
+    template_id = registry.template_for(kind, config).template_id
+    # No quota: log the skip once, but do not rewrite the row every run until an accept comes.
+    if not _claim(bill_id, owner.id, stage, template_id, now, retry=has_quota(owner.id, template_id)):
+        return None
+    if not consume_quota(owner.id, template_id, now=now):
+        return _record(bill_id, owner.id, stage, R.SKIPPED_QUOTA)
+    try:
+        data = build()
+    except builders.TemplateDataError as exc:
+        release_quota(owner.id, template_id, now=now)
+        _alert_bad_data(kind, template_id, str(exc), bill_id)
+        return _record(bill_id, owner.id, stage, R.BAD_DATA, None, str(exc))
+    try:
+        answer = client.send_subscribe_message(owner.openid, template_id, data, page=page)
+    except WxaError as exc:
+        release_quota(owner.id, template_id, now=now)
+        if exc.errcode == 43101:
+            clear_quota(owner.id, template_id, now=now)
+            return _record(bill_id, owner.id, stage, R.REFUSED, exc.errcode, exc.errmsg)
+        if exc.errcode == 47003:
+            _alert_bad_data(kind, template_id, exc.errmsg, bill_id)
+            return _record(bill_id, owner.id, stage, R.BAD_DATA, exc.errcode, exc.errmsg)
+        result = R.UNAVAILABLE if exc.unavailable else R.FAILED
+        return _record(bill_id, owner.id, stage, result, exc.errcode, exc.errmsg)
+    except Exception as exc:   # a bug of ours: give the unit back, keep the row, re-raise
+        release_quota(owner.id, template_id, now=now)
+        _record(bill_id, owner.id, stage, R.FAILED, None, f"{type(exc).__name__}: {exc}")
+        raise
+    return _record(bill_id, owner.id, stage, R.SENT, 0, str(answer.get("msgid", "")))
+
+
+def _alert_bad_data(kind: str, template_id: str, detail: str, bill_id: int) -> None:
+    raise_alert("reminder_bad_data", f"订阅消息 {kind} 的模板数据不合规（47003）：{detail}",
+                severity=Severity.CRITICAL, dedupe_key=f"reminder_bad_data:{template_id}",
+                details={"kind": kind, "template_id": template_id, "bill_id": bill_id,
+                         "detail": detail})
+
+
+# ------------------------------------------------------------------------- runs
+def due_bills(community_id: int | None = None):
+    query = (Bill.select(Bill, House, Community, FeeItem).join(House).switch(Bill).join(Community)
+             .switch(Bill).join(FeeItem)
+             .where(Bill.status.in_(BillStatus.OPEN), Bill.on_hold == False)  # noqa: E712
+             .order_by(Bill.id))
+    if community_id is not None:
+        query = query.where(Bill.community == community_id)
+    return query
+
+
+def send_due_reminders(client, as_of: dt.datetime | None = None, *, config=None,
+                       community_id: int | None = None) -> dict[str, int]:
+    """Send every open bill's current stage to its owners; counts by result."""
+    now = as_of or utcnow()
+    counts: dict[str, int] = {}
+    if in_quiet_hours(now):
+        log.info("quiet hours in Asia/Shanghai at %s: no reminders sent", now.isoformat())
+        return counts
+    today = local_now(now).date()
+    policies: dict[int, Policy] = {}
+    for bill in due_bills(community_id):
+        if bill.community_id not in policies:
+            policies[bill.community_id] = policy_for(bill.community_id)
+        stage = stage_for(bill.due_date, today, policies[bill.community_id])
+        if stage is None or bill.balance_fen <= 0:
+            continue
+        for owner in recipients(bill.house_id):
+            result = deliver(client, owner, bill.id, stage, kind_of(stage),
+                             lambda: _bill_data(bill, stage, today), now=now, config=config,
+                             page=BILL_PAGE.format(bill_id=bill.id))
+            if result is not None:
+                counts[result] = counts.get(result, 0) + 1
+    log.info("reminders at %s: %s", now.isoformat(), counts or "nothing to send")
+    return counts
+
+
+def send_payment_success(client, payment_id: int, *, config=None,
+                         now: dt.datetime | None = None) -> dict[str, int]:
+    """The receipt message for a credited payment, to the owners of the paid house(s)."""
+    now = now or utcnow()
+    payment = Payment.get_by_id(payment_id)
+    allocations = list(Allocation.select(Allocation, Bill).join(Bill)
+                       .where(Allocation.payment == payment_id).order_by(Bill.id))
+    if not allocations:
+        return {}
+    first = allocations[0].bill
+    house = House.get_by_id(first.house_id)
+    stage = f"payment_success:{payment_id}"
+    receipt = payment.receipt_no or payment.transaction_id or str(payment.id)
+    counts: dict[str, int] = {}
+    for owner in recipients(house.id):
+        result = deliver(client, owner, first.id, stage, registry.Kind.PAYMENT_SUCCESS,
+                         lambda: builders.payment_success(
+                             community=house.community.name, house=house.label,
+                             amount_fen=payment.amount_fen,
+                             paid_at=local_now(payment.received_at), receipt_no=receipt),
+                         now=now, config=config, page=BILL_PAGE.format(bill_id=first.id))
+        if result is not None:
+            counts[result] = counts.get(result, 0) + 1
+    return counts
+
+
+def conversion(since: dt.datetime, until: dt.datetime) -> dict:
+    """Share of bills reminded (sent) in [since, until) that got a payment within 72 hours
+    of a reminder: ``{"reminded", "paid_within_72h", "rate_bp"}`` (basis points)."""
+    sent = list(ReminderLog.select(ReminderLog.bill, ReminderLog.sent_at)
+                .where(ReminderLog.result == R.SENT, ReminderLog.sent_at >= since,
+                       ReminderLog.sent_at < until, ~ReminderLog.stage.startswith("payment_success"))
+                .tuples())
+    reminded: dict[int, list[dt.datetime]] = {}
+    for bill_id, at in sent:
+        reminded.setdefault(bill_id, []).append(at)
+    paid = 0
+    for bill_id, times in reminded.items():
+        paid_at = [p for (p,) in Payment.select(Payment.received_at).join(Allocation)
+                   .where(Allocation.bill == bill_id).tuples()]
+        if any(t <= p <= t + CONVERSION_WINDOW for t in times for p in paid_at):
+            paid += 1
+    total = len(reminded)
+    return {"reminded": total, "paid_within_72h": paid, "rate_bp": (paid * 10_000 // total) if total else 0}
+
+
+def failure_rate(since: dt.datetime, until: dt.datetime) -> dict:
+    """Of the sends tried in [since, until) (quota skips excluded), the share WeChat did not
+    deliver: ``{"attempts", "failed", "rate_bp"}`` (basis points) — for the alert rule."""
+    tried = (ReminderLog.select().where(ReminderLog.sent_at >= since, ReminderLog.sent_at < until,
+                                        ReminderLog.result.not_in((R.SKIPPED_QUOTA, R.SENDING))))
+    attempts = tried.count()
+    failed = tried.where(ReminderLog.result != R.SENT).count()
+    return {"attempts": attempts, "failed": failed,
+            "rate_bp": (failed * 10_000 // attempts) if attempts else 0}
