@@ -19,7 +19,7 @@ from payments.certs import generate_self_signed_certificate
 from payments.client import WeChatPayClient, client_from_config
 
 SANDBOX_PREFIX = "/_sandbox/wechat"
-_clients: dict[int, WeChatPayClient] = {}
+_CLIENT_ATTR = "_wechatpay_client"
 _lock = threading.Lock()
 
 
@@ -78,10 +78,18 @@ def configure_demo(app, config) -> None:
 
 
 def client_for(config) -> WeChatPayClient:
-    """The process's client for this configuration (verifier caches live in it)."""
+    """The process's client for this configuration (verifier caches live in it).
+
+    Kept on the configuration object itself, so it lives exactly as long as the
+    configuration: a cache keyed by ``id(config)`` would hand a later
+    configuration that reuses the id the old merchant's keys and API base.
+    """
+    client = getattr(config, _CLIENT_ATTR, None)
+    if client is not None:
+        return client
     with _lock:
-        client = _clients.get(id(config))
+        client = getattr(config, _CLIENT_ATTR, None)
         if client is None:
             client = client_from_config(config)
-            _clients[id(config)] = client
+            setattr(config, _CLIENT_ATTR, client)
         return client

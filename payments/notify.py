@@ -46,8 +46,19 @@ class Merchant:
     appid: str
 
 
-def receive(headers, body: bytes, verifier, merchant: Merchant, *, on_signature_failure=None) -> Answer:
-    """Handle one callback end to end and say what to answer WeChat."""
+FINAL = ("applied", "already_applied", "rejected", "ignored", "not_paid")
+
+
+def receive(headers, body: bytes, verifier, merchant: Merchant, *, on_signature_failure=None,
+            dispatch=None) -> Answer:
+    """Handle one callback and say what to answer WeChat.
+
+    Without ``dispatch`` the stored event is applied before answering.  With it,
+    ``dispatch(event_id)`` hands the stored event to background work (a job
+    calling :func:`apply_event`) and WeChat is answered at once (R15: verify,
+    store, acknowledge); an event the dispatcher loses is still applied by the
+    sweeper (:func:`reprocess_pending`), since it stays ``received``.
+    """
     try:
         verifier.verify(headers, body)
     except wx.VerificationError as exc:
@@ -67,13 +78,22 @@ def receive(headers, body: bytes, verifier, merchant: Merchant, *, on_signature_
     except pw.DatabaseError as exc:  # includes OperationalError: the database is down
         log.error("could not store callback %s: %s", notification_id, exc)
         return Answer.fail(500, "系统繁忙，请稍后重试")
-    if not fresh and event.status in ("applied", "already_applied", "rejected", "ignored", "not_paid"):
+    if not fresh and event.status in FINAL:
+        return Answer.ok()
+    if dispatch is not None:
+        try:
+            dispatch(event.id)
+        except Exception:  # stored: the sweeper applies it
+            log.exception("could not hand callback %s to the background", notification_id)
         return Answer.ok()
     try:
         process(event, verifier, merchant)
     except Exception:  # stored: the sweeper re-processes it; WeChat need not resend
         log.exception("processing callback %s failed; it stays queued", notification_id)
-        _mark(event, "failed", "processing error; will be retried")
+        try:
+            _mark(event, "failed", "processing error; will be retried")
+        except pw.DatabaseError:  # left "received", which the sweeper also picks up
+            log.error("could not mark callback %s as failed", notification_id)
     return Answer.ok()
 
 
@@ -88,10 +108,15 @@ def _persist(notification_id, event_type, headers, body) -> tuple[NotifyEvent, b
 
 
 def _mark(event: NotifyEvent, status: str, result: str, out_trade_no: str | None = None) -> None:
+    """Record the outcome.  ``applied`` is final: a redelivery of the same event that
+    was processed concurrently (and found the money already booked) must not
+    overwrite the record of which event booked it."""
     fields = {"status": status, "result": result[:255], "processed_at": utcnow()}
     if out_trade_no:
         fields["out_trade_no"] = out_trade_no
-    NotifyEvent.update(**fields).where(NotifyEvent.id == event.id).execute()
+    (NotifyEvent.update(**fields)
+     .where(NotifyEvent.id == event.id, NotifyEvent.status != "applied")
+     .execute())
     for key, value in fields.items():
         setattr(event, key, value)
 
@@ -120,6 +145,14 @@ def process(event: NotifyEvent, verifier, merchant: Merchant) -> str:
     else:
         _mark(event, "ignored", f"event type {event.event_type!r} is not handled")
     return event.status
+
+
+def apply_event(event_id: int, verifier, merchant: Merchant) -> str:
+    """Apply one stored callback unless it already was (what a dispatched job runs)."""
+    event = NotifyEvent.get_or_none(NotifyEvent.id == event_id)
+    if event is None or event.status in FINAL:
+        return event.status if event is not None else "missing"
+    return process(event, verifier, merchant)
 
 
 def reprocess_pending(verifier, merchant: Merchant, limit: int = 100) -> int:

@@ -62,6 +62,11 @@ def request_refund(payment_id: int, bill_id: int, amount_fen: int, reason: str, 
             payment = for_update(Payment.select().where(Payment.id == payment_id)).first()
             if payment is None:
                 raise NotFound("收款记录不存在", code="PAYMENT_NOT_FOUND")
+            # A second click that waited for our lock finds the first click's refund
+            # here; checking the amount first would refuse it as "exceeds paid".
+            existing = Refund.get_or_none(Refund.out_refund_no == number)
+            if existing is not None:
+                return existing
             available = refundable_fen(payment.id, bill_id)
             if amount_fen > available:
                 raise Conflict("退款金额超过可退金额", code="REFUND_EXCEEDS_PAID",
@@ -143,8 +148,26 @@ def apply_refund_result(data: dict, *, source: str, mchid: str | None = None) ->
         return "rejected"
     status = data.get("refund_status") or data.get("status")
     refund_id = data.get("refund_id")
+    amount = (data.get("amount") or {}).get("refund")
+    if amount is not None and amount != refund.amount_fen:
+        # Like a payment (R4): what WeChat reports must match what we asked for.
+        raise_alert("refund_mismatch",
+                    f"微信退款 {number} 的金额 {amount!r} 与本地 {refund.amount_fen} 不符，未处理",
+                    severity=Severity.CRITICAL, dedupe_key=f"refund_mismatch:{number}",
+                    community_id=refund.payment.community_id,
+                    details={"out_refund_no": number, "reported_fen": amount, "source": source})
+        return "rejected"
     if status == "SUCCESS":
-        applied = posting.apply_refund_success(refund, audit.Actor("wechat", source), refund_id=refund_id)
+        try:
+            applied = posting.apply_refund_success(refund, audit.Actor("wechat", source), refund_id=refund_id)
+        except Conflict as exc:
+            # WeChat paid out a refund we never sent (not approved, rejected, closed):
+            # for a person to untangle.  Raising would leave the callback failing forever.
+            raise_alert("refund_unexpected", f"微信退款 {number} 成功，但本地退款状态为 {refund.status}：{exc}",
+                        severity=Severity.CRITICAL, dedupe_key=f"refund_unexpected:{number}",
+                        community_id=refund.payment.community_id,
+                        details={"out_refund_no": number, "status": refund.status, "source": source})
+            return "rejected"
         _update_order_refund_state(refund.payment)
         return "applied" if applied else "already_applied"
     if status in ("ABNORMAL", "CLOSED"):

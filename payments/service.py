@@ -51,28 +51,48 @@ def start_payment(order: PaymentOrder, client, openid: str) -> dict:
     try:
         prepay_id = client.jsapi_prepay(order.out_trade_no, order.description or "物业缴费",
                                         order.total_fen, openid, order.expires_at)
-    except wx.OutTradeNoUsed:
+    except (wx.OutTradeNoUsed, wx.OrderPaid, wx.OrderClosed):
+        # WeChat knows this number in another state (paid, closed): the query decides.
         sync_order(order, client, source="prepay")
         raise Conflict("订单状态已变化，请刷新", code="ORDER_STATE_CHANGED")
     except (wx.OutcomeUnknown, wx.NetworkError, wx.RateLimited) as exc:
+        retry_at = utcnow() + dt.timedelta(seconds=60)
         with transaction():
-            transition(order, OrderStatus.UNKNOWN, expect=(OrderStatus.CREATED, OrderStatus.UNKNOWN),
-                       last_error=str(exc)[:255], next_query_at=utcnow() + dt.timedelta(seconds=60))
+            # created → unknown; an order already unknown (or known to WeChat) stays as it is.
+            if not transition(order, OrderStatus.UNKNOWN, expect=(OrderStatus.CREATED,),
+                              last_error=str(exc)[:255], next_query_at=retry_at):
+                _note(order, last_error=str(exc)[:255], next_query_at=retry_at)
         log.warning("prepay for %s did not answer clearly: %s", order.out_trade_no, exc)
         raise Unavailable("微信支付暂时无法确认，请稍后在订单中查看结果", code="PAYMENT_PENDING",
                           details={"out_trade_no": order.out_trade_no}) from None
-    except wx.WeChatPayError as exc:  # definitive refusal: the order never existed at WeChat
-        with transaction():
-            transition(order, OrderStatus.CLOSED, expect=(OrderStatus.CREATED, OrderStatus.UNKNOWN),
-                       last_error=f"{exc.code or type(exc).__name__}"[:255], closed_at=utcnow(),
-                       remote_closed=True)
-            audit.record(audit.Actor.system("prepay"), "order.prepay_refused", "payment_order",
-                         order.id, after={"error": str(exc)[:255]}, community_id=order.community_id)
+    except wx.WeChatPayError as exc:
+        if order.status == OrderStatus.CREATED:
+            # A definitive refusal of our first attempt: the order never existed at WeChat.
+            with transaction():
+                transition(order, OrderStatus.CLOSED, expect=(OrderStatus.CREATED,),
+                           last_error=f"{exc.code or type(exc).__name__}"[:255], closed_at=utcnow(),
+                           remote_closed=True)
+                audit.record(audit.Actor.system("prepay"), "order.prepay_refused", "payment_order",
+                             order.id, after={"error": str(exc)[:255]}, community_id=order.community_id)
+        else:
+            # An earlier attempt may have created the order at WeChat: never close it
+            # on a refusal alone, let the query decide (now, or the janitor later).
+            _note(order, last_error=f"{exc.code or type(exc).__name__}"[:255])
+            try:
+                sync_order(order, client, source="prepay")
+            except wx.WeChatPayError:
+                pass
         raise DomainError("微信支付下单失败，请稍后重试", code="PREPAY_FAILED", status=502,
                           details={"wechat_code": exc.code}) from None
     with transaction():
-        transition(order, OrderStatus.PAYING, expect=(OrderStatus.CREATED, OrderStatus.UNKNOWN),
-                   prepay_id=prepay_id, next_query_at=order.created_at + dt.timedelta(minutes=1))
+        if not transition(order, OrderStatus.PAYING, expect=(OrderStatus.CREATED, OrderStatus.UNKNOWN),
+                          prepay_id=prepay_id, next_query_at=order.created_at + dt.timedelta(minutes=1)):
+            # Already paying without a prepay id (a query found the order after the
+            # prepay answer was lost): keep the id WeChat has just given again.
+            (PaymentOrder.update(prepay_id=prepay_id, updated_at=utcnow())
+             .where(PaymentOrder.id == order.id, PaymentOrder.status == OrderStatus.PAYING,
+                    PaymentOrder.prepay_id.is_null())
+             .execute())
     return client.mini_program_pay_params(prepay_id)
 
 
@@ -127,16 +147,18 @@ def close_order(order: PaymentOrder, client, *, reason: str, now: dt.datetime | 
         raise Conflict("下单 5 分钟内不能关单", code="TOO_EARLY_TO_CLOSE")
     try:
         client.close(order.out_trade_no)
+        closed_at_wechat = True
     except wx.WeChatPayError as exc:  # e.g. already paid: the query below decides
+        closed_at_wechat = False
         log.info("close %s answered %s; querying", order.out_trade_no, exc)
     order = sync_order(order, client, source="close")
     if order.status in OrderStatus.OPEN:
-        # WeChat accepted the close but the query still says NOTPAY (eventual
-        # consistency): the close was sent, so close locally; a late SUCCESS is
-        # still credited by the paid-after-close path.
+        # The query still says NOTPAY: close locally (bills released).  Only a close
+        # WeChat accepted counts as closed there; after a failed one the janitor
+        # closes again later.  A late SUCCESS is credited by the paid-after-close path.
         with transaction():
             transition(order, OrderStatus.CLOSED, expect=OrderStatus.OPEN, closed_at=now,
-                       remote_closed=True, last_error=reason[:255])
+                       remote_closed=closed_at_wechat, last_error=reason[:255])
     return order
 
 

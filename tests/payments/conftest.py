@@ -156,3 +156,35 @@ def sink():
     sink = CallbackSink()
     yield sink
     sink.stop()
+
+
+def _serve_live(db, sandbox, merchant, make_app, folder, **overrides):
+    """Our app on a real port, configured for ``sandbox`` (see tests/payments/live.py)."""
+    from server import db as dbmod
+    from tests.payments.live import Live, LiveServer, NOTIFY_PATH, app_settings
+
+    server = LiveServer()
+    settings = app_settings(sandbox, merchant, folder, server.base_url + NOTIFY_PATH)
+    app = make_app(db.test_url, **{**settings, **overrides})
+    dbmod.database.connect(reuse_if_open=True)   # create_app rebound the proxy: use its database
+    server.start(app)
+    live = Live(server.base_url, app, sandbox, db)
+    try:
+        yield live
+    finally:
+        server.stop()
+        live.client.transport.session.close()
+        if not dbmod.database.is_closed():
+            dbmod.database.close()
+
+
+@pytest.fixture
+def live(database, sandbox, merchant, make_app, tmp_path):
+    """Our Flask app over real HTTP wired to the sandbox, on SQLite and PostgreSQL in turn."""
+    yield from _serve_live(database, sandbox, merchant, make_app, tmp_path)
+
+
+@pytest.fixture
+def pg_live(pg_database, sandbox, merchant, make_app, tmp_path):
+    """``live`` on PostgreSQL only (row locks and real concurrency)."""
+    yield from _serve_live(pg_database, sandbox, merchant, make_app, tmp_path)
