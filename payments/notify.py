@@ -14,6 +14,7 @@ import json
 import logging
 
 import peewee as pw
+from playhouse.pool import MaxConnectionsExceeded
 
 from payments import exceptions as wx
 from payments.models import NotifyEvent
@@ -75,7 +76,7 @@ def receive(headers, body: bytes, verifier, merchant: Merchant, *, on_signature_
         return Answer.fail(400, "通知格式错误")
     try:
         event, fresh = _persist(notification_id, event_type, headers, body)
-    except pw.DatabaseError as exc:  # includes OperationalError: the database is down
+    except (pw.DatabaseError, MaxConnectionsExceeded) as exc:  # database down, or no connection free
         log.error("could not store callback %s: %s", notification_id, exc)
         return Answer.fail(500, "系统繁忙，请稍后重试")
     if not fresh and event.status in FINAL:

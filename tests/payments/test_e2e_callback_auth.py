@@ -4,8 +4,9 @@ from __future__ import annotations
 import socket
 
 import pytest
+from playhouse.pool import MaxConnectionsExceeded
 
-from payments import crypto
+from payments import crypto, notify
 from payments.models import NotifyEvent, OrderStatus
 from server import db as dbmod
 from server.ledger.models import Payment
@@ -118,3 +119,16 @@ def test_a_verified_callback_that_is_not_a_notification_is_refused_unstored(live
     answer = live.post_callback(body, callback_headers(live.state, body))
     assert answer.status_code == 400 and answer.json()["code"] == "FAIL"
     assert row_counts() == before
+
+
+def test_a_callback_arriving_when_no_pooled_connection_is_free_is_answered_5xx_fail(live, monkeypatch):
+    def exhausted(*args, **kwargs):
+        raise MaxConnectionsExceeded("Exceeded maximum connections.")
+
+    monkeypatch.setattr(notify.NotifyEvent, "create", exhausted)
+    order, body = _paid_without_callback(live)
+
+    answer = live.post_callback(body, callback_headers(live.state, body))
+
+    assert answer.status_code == 500 and answer.json()["code"] == "FAIL"
+    assert order_status(order) == OrderStatus.PAYING
