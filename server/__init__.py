@@ -22,6 +22,8 @@ def create_app(config: Config | dict | None = None) -> Flask:
     app.config.from_mapping(config.as_flask_mapping())
     app.extensions["wuyepay_config"] = config
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # peewee's DEBUG lines carry every SQL parameter (callback bodies, openids): never log them.
+    logging.getLogger("peewee").setLevel(logging.INFO)
 
     import jobs
     import miniprogram_api
