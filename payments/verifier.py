@@ -170,9 +170,8 @@ class WeChatPayVerifier(PlatformCertificatesMixin):
         skew = abs(self._clock() - timestamp)
         if skew > self.max_skew:
             raise StaleTimestamp(f"Wechatpay-Timestamp is {int(skew)} s away from now")
+        self._maybe_daily_refresh()
         serial = values["Wechatpay-Serial"]
-        if serial not in self._public_keys:  # a public key never needs the certificate download
-            self._maybe_daily_refresh()
         key = self.key_for(serial)
         signature = values["Wechatpay-Signature"]
         message = crypto.response_sign_message(timestamp, values["Wechatpay-Nonce"], body)
