@@ -126,8 +126,10 @@ def apply_trade_state(order: PaymentOrder, txn: dict, client, *, source: str) ->
         return credit_wechat_transaction(txn, mchid=client.mchid, appid=client.appid, source=source)
     with transaction():
         if state in ("CLOSED", "REVOKED"):
-            transition(order, OrderStatus.CLOSED, expect=OrderStatus.OPEN, closed_at=utcnow(),
-                       remote_closed=True)
+            if transition(order, OrderStatus.CLOSED, expect=OrderStatus.OPEN, closed_at=utcnow(),
+                          remote_closed=True):
+                audit.record(audit.Actor("wechat", source), "order.close", "payment_order", order.id,
+                             after={"trade_state": state}, community_id=order.community_id)
             if order.status == OrderStatus.CLOSED and not order.remote_closed:
                 _note(order, remote_closed=True)
         elif state in ("NOTPAY", "USERPAYING") and order.status == OrderStatus.UNKNOWN:
@@ -157,8 +159,11 @@ def close_order(order: PaymentOrder, client, *, reason: str, now: dt.datetime | 
         # WeChat accepted counts as closed there; after a failed one the janitor
         # closes again later.  A late SUCCESS is credited by the paid-after-close path.
         with transaction():
-            transition(order, OrderStatus.CLOSED, expect=OrderStatus.OPEN, closed_at=now,
-                       remote_closed=closed_at_wechat, last_error=reason[:255])
+            if transition(order, OrderStatus.CLOSED, expect=OrderStatus.OPEN, closed_at=now,
+                          remote_closed=closed_at_wechat, last_error=reason[:255]):
+                audit.record(audit.Actor.system("close"), "order.close", "payment_order", order.id,
+                             after={"reason": reason, "closed_at_wechat": closed_at_wechat},
+                             community_id=order.community_id)
     return order
 
 
