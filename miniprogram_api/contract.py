@@ -22,7 +22,7 @@ from typing import Any, Callable
 import pydantic
 from flask import Response, g, jsonify, request
 
-from server.errors import NotFound, ValidationError
+from server.errors import NotFound, Unauthorized, ValidationError
 from server.owners import sessions
 
 MAX_ID = 2**31 - 1           # ids are 32-bit serials on PostgreSQL
@@ -99,7 +99,7 @@ def bearer_token() -> str | None:
         return None
     match = _BEARER.match(header)
     if match is None:
-        raise sessions.Unauthorized("登录已失效，请重新登录", code="TOKEN_INVALID")
+        raise Unauthorized("登录已失效，请重新登录", code="TOKEN_INVALID")
     return match.group(1)
 
 

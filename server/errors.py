@@ -54,6 +54,16 @@ class ValidationError(DomainError):
     status = 422
 
 
+class Unauthorized(DomainError):
+    code = "UNAUTHORIZED"
+    status = 401
+
+
+class TooManyRequests(DomainError):
+    code = "RATE_LIMITED"
+    status = 429
+
+
 class Forbidden(DomainError):
     code = "FORBIDDEN"
     status = 403

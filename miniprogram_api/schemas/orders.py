@@ -5,6 +5,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, Field
 
+from miniprogram_api.schemas.bills import RefundOut
 from miniprogram_api.schemas.common import (CommunityRef, FeeItemRef, Id, MoneyOut, QueryArgs,
                                             RequestBody, ResponseModel, Timestamp)
 
@@ -98,14 +99,10 @@ class AllocationOut(OrderLine):
     amount: MoneyOut = Field(validation_alias="amount_fen", description="applied to this bill")
 
 
-class RefundLine(ResponseModel):
-    id: int
+class RefundLine(RefundOut):
+    """A refund with the bill it gave money back on."""
+
     bill_id: int
-    amount: MoneyOut = Field(validation_alias="amount_fen")
-    status: Literal["processing", "success", "abnormal", "closed"]
-    reason: str
-    created_at: Timestamp
-    succeeded_at: Optional[Timestamp]
 
 
 class PaymentRecord(ResponseModel):

@@ -25,7 +25,7 @@ from server import audit
 from server.db import for_update, transaction
 from server.errors import Conflict, DomainError, Forbidden, NotFound, ValidationError
 from server.owners.models import BindingCode
-from server.owners.sessions import TooManyRequests
+from server.errors import TooManyRequests
 from server.property.models import (Binding, BindingRole, BindingStatus, Building, House,
                                     Owner)
 from server.timeutil import utcnow

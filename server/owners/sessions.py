@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from server.db import transaction
-from server.errors import DomainError, Forbidden, Unavailable
+from server.errors import DomainError, Forbidden, TooManyRequests, Unauthorized, Unavailable
 from server.owners.models import OwnerSession
 from server.property.models import Owner
 from server.timeutil import utcnow
@@ -28,16 +28,6 @@ log = logging.getLogger(__name__)
 
 SESSION_TTL = dt.timedelta(days=30)
 TOUCH_EVERY = dt.timedelta(minutes=10)
-
-
-class Unauthorized(DomainError):
-    code = "UNAUTHORIZED"
-    status = 401
-
-
-class TooManyRequests(DomainError):
-    code = "RATE_LIMITED"
-    status = 429
 
 
 def hash_token(token: str) -> str:
