@@ -74,13 +74,37 @@ class Unavailable(DomainError):
     status = 503
 
 
+# (path prefix, renderer(status, code, message) -> response): pages that answer
+# errors in HTML instead of JSON (the staff pages under /admin).
+HTML_ERROR_PAGES: list[tuple[str, object]] = []
+
+
+def _html_page(status: int, code: str, message: str):
+    from flask import request
+
+    for prefix, render in HTML_ERROR_PAGES:
+        if request.path.startswith(prefix):
+            return render(status, code, message)
+    return None
+
+
 def init_app(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):
+        page = _html_page(exc.status, exc.code, exc.message)
+        if page is not None:
+            return page
         return jsonify(exc.to_dict()), exc.status
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        page = _html_page(exc.code or 500, (exc.name or "HTTP_ERROR").upper().replace(" ", "_"),
+                          exc.description or exc.name)
+        if page is not None:
+            for name, value in exc.get_headers():
+                if name.lower() != "content-type":
+                    page.headers[name] = value
+            return page
         code = (exc.name or "HTTP_ERROR").upper().replace(" ", "_")
         body = {"error": {"code": code, "message": exc.description or exc.name, "details": {}}}
         response = jsonify(body)
@@ -93,6 +117,9 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         log.exception("unhandled error")
+        page = _html_page(500, "INTERNAL_ERROR", "服务器内部错误，请稍后再试")
+        if page is not None:
+            return page
         body = {"error": {"code": "INTERNAL_ERROR", "message": "服务器内部错误，请稍后再试",
                           "details": {}}}
         return jsonify(body), 500

@@ -12,7 +12,8 @@ from server.owners.models import BindingCode, OwnerSession
 from server.property.models import Binding, Building, Community, House, Owner
 from server.reconciliation.models import ReconciliationItem, ReconciliationRun
 from server.schedule_state import ScheduleState
-from server.staff.models import StaffCommunity, StaffUser
+from server.staff.models import StaffApiToken, StaffCommunity, StaffUser
+from server.tasks.models import AdminTask
 from templates_msg.models import ReminderLog, ReminderPolicy, Subscription
 
 # The tables of migration 0001 (scripts/regen-initial-migration.sh rebuilds it from
@@ -42,4 +43,9 @@ REMINDER_MODELS = [
     ReminderPolicy, ReminderLog,
 ]
 
-ALL_MODELS = INITIAL_MODELS + OWNER_API_MODELS + JOBS_MODELS + REMINDER_MODELS
+# Migration 0005_admin: staff API tokens and the progress of long staff operations (issue 6).
+ADMIN_MODELS = [
+    StaffApiToken, AdminTask,
+]
+
+ALL_MODELS = INITIAL_MODELS + OWNER_API_MODELS + JOBS_MODELS + REMINDER_MODELS + ADMIN_MODELS

@@ -25,11 +25,29 @@ login_manager.session_protection = "strong"
 login_manager.user_loader(auth.load_staff)
 
 
+ERROR_TITLES = {400: "请求有误", 401: "请先登录", 403: "没有权限", 404: "找不到该页面或记录",
+                405: "不支持的操作", 409: "操作冲突", 413: "文件太大", 422: "输入有误",
+                423: "账号已锁定", 429: "操作太频繁", 500: "服务器内部错误", 503: "服务暂不可用"}
+
+
+def _error_page(status: int, code: str, message: str):
+    from flask import make_response, render_template
+
+    if code == "BAD_REQUEST" and message and "CSRF" in message:
+        message = "表单已过期或缺少安全令牌（CSRF），请刷新页面后重试。"
+    body = render_template("admin/error.html", status=status, code=code,
+                           title=ERROR_TITLES.get(status, "出错了"), message=message)
+    return make_response(body, status)
+
+
 def init_app(app: Flask) -> None:
+    from server import errors
     from server.admin.views import bp
 
     if bp.name in app.blueprints:  # already installed (create_app and a test both call us)
         return
+    if not any(prefix == "/admin" for prefix, _ in errors.HTML_ERROR_PAGES):
+        errors.HTML_ERROR_PAGES.append(("/admin", _error_page))
     # Flask's own defaults (31 days, refreshed on every request) are replaced:
     # a staff session lasts ADMIN_SESSION_LIFETIME from sign-in, whatever the activity.
     app.config.setdefault("ADMIN_SESSION_LIFETIME", SESSION_LIFETIME)

@@ -41,9 +41,19 @@ def _yuan(fen: int) -> str:
     return format_yuan(fen)
 
 
+@bp.app_template_filter("local_time")
+def _local_time(value) -> str:
+    from server.admin.common import local_time
+
+    return local_time(value)
+
+
 @bp.app_context_processor
 def _globals():
-    return {"role_names": ROLE_NAMES}
+    from server.admin import common
+
+    return {"role_names": ROLE_NAMES, "can": common.can, "MANAGE": common.MANAGE,
+            "WRITE": common.WRITE, "page_url": common.page_url, "export_url": common.export_url}
 
 
 def _safe_next(target: str | None) -> str:
@@ -140,3 +150,7 @@ def dashboard():
             [(p[5:] + "月", r.basis_points, r.percent()) for p, r in trend], width=720,
             title="近12个月收缴率"),
         trend=trend)
+
+
+# The flow pages register their routes on ``bp`` when imported.
+from server.admin.pages import (billing, operations, payments, property, system)  # noqa: E402,F401

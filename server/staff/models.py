@@ -36,3 +36,19 @@ class StaffCommunity(BaseModel):
 
     class Meta:
         indexes = ((("staff", "community"), True),)
+
+
+class StaffApiToken(BaseModel):
+    """A bearer token for the staff JSON API (``/api/admin/v1``), for an ERP or a script.
+
+    Only the SHA-256 of the token is stored; it acts as its staff member, with
+    that member's role and communities, until it expires or is revoked.
+    """
+
+    staff = pw.ForeignKeyField(StaffUser, backref="api_tokens", on_delete="CASCADE")
+    name = pw.CharField(max_length=64, default="")
+    token_hash = pw.CharField(max_length=64, unique=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField(null=True)
+    revoked_at = UTCDateTimeField(null=True)
+    last_used_at = UTCDateTimeField(null=True)

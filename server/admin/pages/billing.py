@@ -1,0 +1,4 @@
+"""Staff pages: billing (see server/admin/pages/__init__.py for who owns which pages)."""
+from __future__ import annotations
+
+from server.admin.views import bp  # noqa: F401
