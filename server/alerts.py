@@ -46,3 +46,24 @@ def raise_alert(kind: str, message: str, *, severity: str = Severity.WARNING,
 
 def open_alerts():
     return Alert.select().where(Alert.acknowledged_at.is_null()).order_by(Alert.last_seen_at.desc())
+
+
+def acknowledge_alert(alert_id: int, actor, note: str = "") -> Alert:
+    """A staff member has seen the alert; idempotent (a second acknowledgement changes nothing)."""
+    from server import audit, db
+    from server.errors import NotFound
+
+    with db.transaction():
+        alert = db.for_update(Alert.select().where(Alert.id == alert_id)).first()
+        if alert is None:
+            raise NotFound("告警不存在")
+        if alert.acknowledged_at is not None:
+            return alert
+        now = utcnow()
+        Alert.update(acknowledged_at=now, acknowledged_by=actor.id[:64]).where(
+            Alert.id == alert_id).execute()
+        audit.record(actor, "alert.acknowledge", "alert", alert_id,
+                     before={"acknowledged_at": None},
+                     after={"acknowledged_at": now.isoformat(), "acknowledged_by": actor.id},
+                     community_id=alert.community_id, note=note)
+        return Alert.get_by_id(alert_id)
