@@ -28,7 +28,7 @@ def create_app(config: Config | dict | None = None) -> Flask:
     import jobs
     import miniprogram_api
     import payments.views
-    from server import admin, database_hooks, errors, health
+    from server import admin, admin_api, database_hooks, errors, health
 
     database_hooks.init_app(app)
     errors.init_app(app)
@@ -37,4 +37,5 @@ def create_app(config: Config | dict | None = None) -> Flask:
     miniprogram_api.init_app(app)
     jobs.init_app(app)
     admin.init_app(app)
+    admin_api.init_app(app)
     return app

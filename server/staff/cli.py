@@ -70,3 +70,44 @@ def create_command(username, role, communities, display_name, password_stdin, co
     except pw.IntegrityError:
         raise click.ClickException(f"staff {username!r} already exists") from None
     click.echo(f"created staff {user.username} ({user.role})")
+
+
+@staff.group("token")
+def token():
+    """Bearer tokens for the staff API (/api/admin/v1)."""
+
+
+@token.command("create")
+@click.option("--username", required=True, help="the staff member the token acts as")
+@click.option("--name", required=True, help="what the token is for, e.g. the ERP's name")
+@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True)
+@with_database
+def token_create_command(username, name, days, config):
+    """Issue a token; it is printed once and never stored."""
+    from server.errors import DomainError
+    from server.staff import tokens
+
+    user = StaffUser.get_or_none(StaffUser.username == username)
+    if user is None:
+        raise click.ClickException(f"no staff {username!r}")
+    try:
+        row, plaintext = tokens.issue_token(user.id, name, Actor.system("cli"), ttl_days=days)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"token {row.id} for {username} ({user.role}), expires {row.expires_at:%Y-%m-%d}:")
+    click.echo(plaintext)
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@with_database
+def token_revoke_command(token_id, config):
+    """Revoke a token by its id."""
+    from server.errors import DomainError
+    from server.staff import tokens
+
+    try:
+        row = tokens.revoke_token(token_id, Actor.system("cli"))
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"token {row.id} revoked")
