@@ -8,3 +8,8 @@ from server import tasks
 @job("billing", timeout=3600, retry=1)
 def run_task(task_id: int) -> None:
     tasks.run(task_id)
+
+
+# The modules that define task handlers (a worker imports them before running a task).
+for _module in ("server.admin.pages.operations_tasks",):
+    tasks.register_module(_module)
