@@ -1,5 +1,6 @@
 """The alert check job: the rules of ``server.alert_rules``, the queues' failed
-jobs, the signature-failure counter, then delivery to the staff webhook."""
+jobs, the signature-failure counter, then delivery to the staff webhook and,
+as outbox rows, subscription messages to the staff openids."""
 from __future__ import annotations
 
 import logging
@@ -51,5 +52,7 @@ def check(fire_at: str) -> dict:
     alert_rules.raise_findings(findings)
     if findings:
         log.warning("alert rules fired: %s", ", ".join(f.kind for f in findings))
-    delivered = alert_delivery.deliver_pending(runtime.config().ALERT_WEBHOOK_URL)
-    return {"fired": [f.kind for f in findings], "delivered": delivered}
+    config = runtime.config()
+    delivered = alert_delivery.deliver_pending(config.ALERT_WEBHOOK_URL)
+    queued = alert_delivery.queue_staff_messages(alert_delivery.staff_openids(config.ALERT_STAFF_OPENIDS))
+    return {"fired": [f.kind for f in findings], "delivered": delivered, "staff_messages": queued}

@@ -24,6 +24,9 @@ DONE_KEPT = dt.timedelta(days=30)
 # kind → consumer job name.  A consumer is a @job taking the row id that calls ``consume``.
 CONSUMERS: dict[str, str] = {
     "payment.credited": "notifications.payment_credited",
+    "dispute.replied": "notifications.dispute_replied",
+    "dispute.resolved": "notifications.dispute_replied",
+    "alert.staff_message": "notifications.staff_alert",
 }
 
 
@@ -32,14 +35,15 @@ def _hand_over(message: outbox.OutboxMessage, now: dt.datetime) -> bool:
     if consumer is None:
         outbox.mark_failed(message.id, f"no consumer for kind {message.kind!r}")
         raise_alert("outbox_failed", f"后续任务 {message.kind} 没有处理程序", severity=Severity.CRITICAL,
-                    dedupe_key=f"outbox_no_consumer:{message.kind}", details={"message_id": message.id})
+                    dedupe_key=f"outbox_no_consumer:{message.kind}",
+                    details={"message_id": message.id, "outbox_kind": message.kind})
         return False
     if message.attempts >= outbox.MAX_ATTEMPTS:
         outbox.mark_failed(message.id, message.last_error or "too many attempts")
         raise_alert("outbox_failed", f"后续任务 {message.kind}#{message.id} 多次失败，已停止重试",
                     severity=Severity.CRITICAL, dedupe_key=f"outbox_failed:{message.id}",
                     details={"message_id": message.id, "attempts": message.attempts,
-                             "error": message.last_error})
+                             "error": message.last_error, "outbox_kind": message.kind})
         return False
     core.spec_for(consumer).enqueue(message.id)
     # A fast consumer may have finished already: the conditional update then leaves it done.

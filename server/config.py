@@ -68,6 +68,7 @@ class Config:
     WECHAT_TEMPLATE_OVERDUE: str = ""
     WECHAT_TEMPLATE_PAYMENT_SUCCESS: str = ""
     WECHAT_TEMPLATE_DISPUTE_REPLY: str = ""
+    WECHAT_TEMPLATE_STAFF_ALERT: str = ""
     # Rate limits (Flask-Limiter syntax).
     RATELIMIT_LOGIN: str = "20 per minute; 200 per hour"
     RATELIMIT_ORDER_CREATION: str = "10 per minute; 100 per hour"
@@ -81,6 +82,12 @@ class Config:
     METER_ANOMALY_FACTOR: Decimal = Decimal("3")
     # Alerts: POSTed as JSON to this URL when set; signature failures per 5 min that raise one.
     ALERT_WEBHOOK_URL: str = ""
+    # Alerts also go as subscription messages (WECHAT_TEMPLATE_STAFF_ALERT) to these staff
+    # openids of the mini-program, separated by commas.
+    ALERT_STAFF_OPENIDS: str = ""
+    # Demo mode: where the mounted WeChat sandbox keeps its orders, subscriptions and
+    # received messages between restarts (default instance/demo-keys/wechat-sandbox.json).
+    WECHAT_SANDBOX_STATE_FILE: str = ""
     SIGNATURE_FAILURE_ALERT_THRESHOLD: int = 20
 
     _STR_KEYS = (
@@ -88,7 +95,9 @@ class Config:
         "WECHAT_API_BASE", "WECHATPAY_MCHID", "WECHATPAY_MERCHANT_SERIAL",
         "WECHATPAY_PRIVATE_KEY_FILE", "WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY_FILE",
         "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL", "PUBLIC_BASE_URL",
-        "ALERT_WEBHOOK_URL",
+        "ALERT_WEBHOOK_URL", "ALERT_STAFF_OPENIDS", "WECHAT_SANDBOX_STATE_FILE",
+        "WECHAT_TEMPLATE_BILL_ISSUED", "WECHAT_TEMPLATE_DUE_SOON", "WECHAT_TEMPLATE_OVERDUE",
+        "WECHAT_TEMPLATE_PAYMENT_SUCCESS", "WECHAT_TEMPLATE_DISPUTE_REPLY", "WECHAT_TEMPLATE_STAFF_ALERT",
     )
     _INT_KEYS = (
         "ADJUSTMENT_APPROVAL_THRESHOLD_FEN", "OFFLINE_PAYMENT_APPROVAL_THRESHOLD_FEN",
@@ -122,6 +131,8 @@ class Config:
             self.DATABASE_URL = f"sqlite:///{instance / 'wuyepay.db'}"
         if not self.SECRET_KEY:
             self.SECRET_KEY = load_or_create_secret_key(instance)
+        if self.DEMO_MODE and not self.WECHAT_SANDBOX_STATE_FILE:
+            self.WECHAT_SANDBOX_STATE_FILE = str(instance / "demo-keys" / "wechat-sandbox.json")
         return self
 
     def as_flask_mapping(self) -> dict:

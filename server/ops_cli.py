@@ -68,8 +68,12 @@ def restore(source, yes):
 @click.command()
 @click.option("--if-empty", is_flag=True, help="do nothing when the database already has data")
 @click.option("--seed", default=20261123, show_default=True, type=int)
-def demo(if_empty, seed):
-    """Load the demo: two communities, ~600 houses, three months of bills, some paid."""
+@click.option("--wechat/--no-wechat", default=True, show_default=True,
+              help="also bind owners by mini-program, pay by WeChat Pay (sandbox), send reminders "
+                   "and reconcile yesterday")
+def demo(if_empty, seed, wechat):
+    """Load the demo: two communities, ~600 houses, three months of bills, some paid at the
+    counter and some by WeChat Pay, reminders sent and yesterday reconciled."""
     from server import db as dbmod
     from server import demo as demo_mod
 
@@ -86,5 +90,12 @@ def demo(if_empty, seed):
 
         # A demo manager with a known password: demo data only, never in production.
         create_staff("demo", DEMO_PASSWORD, "manager", ["HY", "JY"], display_name="演示经理")
+        if wechat:
+            from server import demo_wechat
+
+            # Owners bound by mini-program, WeChat Pay payments, reminders, reconciliation.
+            summary.update(demo_wechat.run(config, seed=seed))
     click.echo("demo loaded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     click.echo(f"admin page: /admin/  user 'demo', password '{DEMO_PASSWORD}' (demo only)")
+    if wechat:
+        click.echo("subscription messages received by the WeChat sandbox: /_sandbox/wechat/messages")

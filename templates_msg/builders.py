@@ -177,5 +177,19 @@ def dispute_reply(*, community: str, house: str, reply: str, status: str,
                        phrase3=phrase(status), date4=date_time(replied_at)))
 
 
+SEVERITY_TEXT = {"critical": "严重", "warning": "警告", "info": "提示"}
+
+
+def staff_alert(*, kind: str, severity: str, message: str, count: int, at: dt.datetime) -> dict:
+    """系统告警通知 to staff: 告警 / 级别 / 内容 / 时间 / 次数 (``at`` local time).
+
+    The message is the alert's own Chinese text cut to 20 characters; the kind
+    (an ASCII code such as ``reconciliation_differences``) stays whole when it fits."""
+    return validate(_v(character_string1=character_string(kind),
+                       phrase2=phrase(SEVERITY_TEXT.get(severity, "告警")), thing3=thing(message),
+                       date4=date_time(at), number5=str(max(int(count or 1), 1))))
+
+
 BUILDERS = {Kind.BILL_ISSUED: bill_issued, Kind.DUE_SOON: due_soon, Kind.OVERDUE: overdue,
-            Kind.PAYMENT_SUCCESS: payment_success, Kind.DISPUTE_REPLY: dispute_reply}
+            Kind.PAYMENT_SUCCESS: payment_success, Kind.DISPUTE_REPLY: dispute_reply,
+            Kind.STAFF_ALERT: staff_alert}

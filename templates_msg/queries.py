@@ -52,7 +52,8 @@ def conversion(community_ids: list[int], since: dt.datetime, until: dt.datetime)
     L = ReminderLog
     sent = list(_window(community_ids, since, until)
                 .select(L.bill, L.sent_at)
-                .where(L.result == R.SENT, ~L.stage.startswith("payment_success")).tuples())
+                .where(L.result == R.SENT, ~L.stage.startswith("payment_success"),
+                       ~L.stage.startswith("dispute")).tuples())
     reminded: dict[int, list[dt.datetime]] = {}
     for bill_id, at in sent:
         reminded.setdefault(bill_id, []).append(at)

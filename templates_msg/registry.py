@@ -24,6 +24,7 @@ class Kind:
     OVERDUE = "overdue"
     PAYMENT_SUCCESS = "payment_success"
     DISPUTE_REPLY = "dispute_reply"
+    STAFF_ALERT = "staff_alert"       # to staff openids, not asked of owners
 
 
 # kind → (title shown to owners, sandbox template id)
@@ -60,3 +61,15 @@ def template_for(kind: str, config=None) -> Template:
 
 def by_template_id(config=None) -> dict[str, Template]:
     return {t.template_id: t for t in templates(config).values()}
+
+
+# Templates staff subscribe to (not offered to owners by ``templates()``).
+STAFF_KINDS: dict[str, tuple[str, str]] = {
+    Kind.STAFF_ALERT: ("系统告警通知", "SBX_TMPL_STAFF_ALERT_0000000000000000000"),
+}
+
+
+def staff_alert_template(config=None) -> Template:
+    """The alert template sent to ``ALERT_STAFF_OPENIDS`` (``WECHAT_TEMPLATE_STAFF_ALERT``)."""
+    title, default = STAFF_KINDS[Kind.STAFF_ALERT]
+    return Template(Kind.STAFF_ALERT, title, _get(config, config_key(Kind.STAFF_ALERT)) or default)

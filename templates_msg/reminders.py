@@ -253,7 +253,8 @@ def conversion(since: dt.datetime, until: dt.datetime) -> dict:
     of a reminder: ``{"reminded", "paid_within_72h", "rate_bp"}`` (basis points)."""
     sent = list(ReminderLog.select(ReminderLog.bill, ReminderLog.sent_at)
                 .where(ReminderLog.result == R.SENT, ReminderLog.sent_at >= since,
-                       ReminderLog.sent_at < until, ~ReminderLog.stage.startswith("payment_success"))
+                       ReminderLog.sent_at < until, ~ReminderLog.stage.startswith("payment_success"),
+                       ~ReminderLog.stage.startswith("dispute"))
                 .tuples())
     reminded: dict[int, list[dt.datetime]] = {}
     for bill_id, at in sent:
@@ -277,3 +278,121 @@ def failure_rate(since: dt.datetime, until: dt.datetime) -> dict:
     failed = tried.where(ReminderLog.result != R.SENT).count()
     return {"attempts": attempts, "failed": failed,
             "rate_bp": (failed * 10_000 // attempts) if attempts else 0}
+
+
+# ------------------------------------------------------------ staff: policy, campaigns
+POLICY_LIMITS = {"due_soon_days": (0, 60), "overdue_every_days": (1, 90), "overdue_max": (0, 12)}
+CAMPAIGN_PREFIX = "campaign:"
+
+
+def set_policy(community_id: int, actor, *, due_soon_days: int, overdue_every_days: int,
+               overdue_max: int, now: dt.datetime | None = None) -> ReminderPolicy:
+    """Staff set a community's reminder timing (N, K, M), audited; setting the same values
+    again changes nothing.  ``overdue_max`` 0 turns the overdue reminders off."""
+    from server import audit
+    from server.db import for_update
+    from server.errors import ValidationError
+
+    values = {"due_soon_days": due_soon_days, "overdue_every_days": overdue_every_days,
+              "overdue_max": overdue_max}
+    for name, value in values.items():
+        low, high = POLICY_LIMITS[name]
+        if not isinstance(value, int) or not low <= value <= high:
+            raise ValidationError(f"{name} 应在 {low} 到 {high} 之间", details={name: value})
+    now = now or utcnow()
+    with transaction():
+        row = for_update(ReminderPolicy.select().where(ReminderPolicy.community == community_id)).first()
+        before = dataclasses.asdict(policy_for(community_id))
+        if before == values and row is not None:
+            return row
+        if row is None:
+            row = ReminderPolicy.create(community=community_id, updated_at=now, **values)
+        else:
+            ReminderPolicy.update(updated_at=now, **values).where(ReminderPolicy.id == row.id).execute()
+        audit.record(actor, "reminder_policy.update", "reminder_policy", community_id,
+                     before=before, after=values, community_id=community_id)
+    return ReminderPolicy.get(ReminderPolicy.community == community_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class CampaignFilter:
+    """Which open bills a manual campaign is for (``min_overdue_days`` 0: every open bill)."""
+
+    community_ids: tuple[int, ...]
+    period: str = ""
+    fee_item_id: int | None = None
+    min_overdue_days: int = 0
+
+    def as_params(self) -> dict:
+        return dataclasses.asdict(self) | {"community_ids": list(self.community_ids)}
+
+    @classmethod
+    def from_params(cls, params: dict) -> "CampaignFilter":
+        return cls(tuple(params["community_ids"]), params.get("period") or "",
+                   params.get("fee_item_id"), int(params.get("min_overdue_days") or 0))
+
+
+def campaign_bills(flt: CampaignFilter, today: dt.date):
+    """The open, positive-balance bills not on hold that the campaign is for."""
+    query = due_bills().where(Bill.community.in_(list(flt.community_ids)),
+                              Bill.amount_fen + Bill.adjusted_fen + Bill.late_fee_fen > Bill.paid_fen)
+    if flt.period:
+        query = query.where(Bill.period == flt.period)
+    if flt.fee_item_id:
+        query = query.where(Bill.fee_item == flt.fee_item_id)
+    if flt.min_overdue_days > 0:
+        query = query.where(Bill.due_date <= today - dt.timedelta(days=flt.min_overdue_days))
+    return query
+
+
+def campaign_stage(today: dt.date) -> str:
+    """One campaign message per bill and owner per day, whoever starts how many campaigns."""
+    return f"{CAMPAIGN_PREFIX}{today.isoformat()}"
+
+
+def campaign_kind(due_date: dt.date, today: dt.date) -> str:
+    return registry.Kind.OVERDUE if due_date < today else registry.Kind.DUE_SOON
+
+
+def check_campaign_time(now: dt.datetime) -> None:
+    from server.errors import Conflict
+
+    if in_quiet_hours(now):
+        raise Conflict("现在是免打扰时段（21:00–08:00），请在 08:00 之后再发起提醒活动",
+                       code="QUIET_HOURS")
+
+
+def send_campaign(client, flt: CampaignFilter, *, now: dt.datetime | None = None, config=None,
+                  progress=None) -> dict[str, int]:
+    """Send a reminder for every bill of the filter to its owners through ``deliver``
+    (quota, at most once per bill, owner and campaign day); counts by result.  Refused in
+    quiet hours.  Bills reminded already by this day's campaign count as ``already``."""
+    now = now or utcnow()
+    check_campaign_time(now)
+    today = local_now(now).date()
+    stage = campaign_stage(today)
+    bills = list(campaign_bills(flt, today))
+    owners: dict[int, list[Owner]] = {}
+    if bills:
+        for binding in (Binding.select(Binding, Owner).join(Owner)
+                        .where(Binding.house.in_({b.house_id for b in bills}),
+                               Binding.status == BindingStatus.ACTIVE).order_by(Owner.id)):
+            owners.setdefault(binding.house_id, []).append(binding.owner)
+    if progress is not None:
+        progress.total(len(bills))
+    counts: dict[str, int] = {}
+    for bill in bills:
+        kind = campaign_kind(bill.due_date, today)
+        data_stage = "overdue_1" if kind == registry.Kind.OVERDUE else "due_soon"
+        for owner in owners.get(bill.house_id, []):
+            result = deliver(client, owner, bill.id, stage, kind,
+                             lambda: _bill_data(bill, data_stage, today), now=now, config=config,
+                             page=BILL_PAGE.format(bill_id=bill.id))
+            key = result or "already"
+            counts[key] = counts.get(key, 0) + 1
+        if progress is not None:
+            progress.advance()
+    if progress is not None:
+        progress.flush()
+    log.info("campaign %s %s: %d bill(s), %s", stage, flt, len(bills), counts or "nothing to send")
+    return counts

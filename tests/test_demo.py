@@ -23,3 +23,56 @@ def test_demo_creates_houses_items_bills_and_payments_with_a_clean_ledger(databa
     assert Bill.select().where(Bill.status == BillStatus.UNPAID).count() > 0
     assert not demo.is_empty()
     assert list(check_ledger()) == []
+
+
+# ------------------------------------------------------------------- the WeChat side
+def test_demo_pays_by_wechat_sends_reminders_and_reconciles_yesterday_against_the_sandbox(
+        database, tmp_path):
+    import datetime as dt
+    import json
+
+    from payments.models import Channel
+    from payments.sandbox import SandboxState, create_sandbox_app, persist
+    from server import demo_wechat
+    from server.config import Config
+    from server.reconciliation.models import ReconciliationRun, RunStatus
+    from server.timeutil import SHANGHAI, local_today
+    from templates_msg.models import ReminderLog, ReminderResult
+
+    demo.load_demo(seed=7, pay=demo.pay_some_at_the_counter, communities=SMALL)
+    config = Config(INSTANCE_PATH=str(tmp_path / "instance"), DEMO_MODE=True).finalize()
+    # 10:00 Shanghai today: outside the quiet hours, so reminders go out.
+    now = dt.datetime.combine(local_today(), dt.time(10, 0), tzinfo=SHANGHAI)
+    summary = demo_wechat.run(config, seed=7, now=now)
+
+    assert summary["wechat_payments"] == Payment.select().where(Payment.channel == Channel.WECHAT).count() > 2
+    yesterday = local_today() - dt.timedelta(days=1)
+    run = ReconciliationRun.get(ReconciliationRun.bill_date == yesterday)
+    assert (run.status, run.remote_payments, run.local_payments, run.differences) == (RunStatus.DONE, 2, 2, 0)
+    sent = ReminderLog.select().where(ReminderLog.result == ReminderResult.SENT)
+    assert sent.where(~ReminderLog.stage.startswith("payment_success")).count() > 0
+    assert sent.where(ReminderLog.stage.startswith("payment_success")).count() == summary["wechat_payments"]
+    assert list(check_ledger()) == []
+
+    # What the served sandbox will load: the messages it received, listed on its page.
+    saved = json.loads((tmp_path / "instance" / "demo-keys" / "wechat-sandbox.json").read_text())
+    assert len(saved["sent_messages"]) == sent.count()
+    state = SandboxState()
+    assert persist.load(state, tmp_path / "instance" / "demo-keys" / "wechat-sandbox.json")
+    page = create_sandbox_app(state).test_client().get("/messages").get_data(as_text=True)
+    assert f"共 {sent.count()} 条" in page and "缴费成功" in page
+    state.close()
+
+
+def test_reminders_of_the_demo_run_outside_the_quiet_hours():
+    import datetime as dt
+
+    from server import demo_wechat
+    from server.timeutil import SHANGHAI
+
+    at = dt.datetime(2026, 11, 24, 0, 34, tzinfo=SHANGHAI)
+    assert demo_wechat.reminder_instant(at) == dt.datetime(2026, 11, 23, 20, 30, tzinfo=SHANGHAI)
+    late = dt.datetime(2026, 11, 24, 22, 0, tzinfo=SHANGHAI)
+    assert demo_wechat.reminder_instant(late) == dt.datetime(2026, 11, 24, 20, 30, tzinfo=SHANGHAI)
+    day = dt.datetime(2026, 11, 24, 9, 0, tzinfo=SHANGHAI)
+    assert demo_wechat.reminder_instant(day) == day

@@ -14,7 +14,7 @@ import secrets
 
 from flask import Flask, g, request
 
-from payments.sandbox import admin, api_pay, bills, miniprogram
+from payments.sandbox import admin, api_pay, bills, miniprogram, pages, persist
 from payments.sandbox.ledger import SandboxApiError
 from payments.sandbox.signing import check_authorization, error_response, sign_response
 from payments.sandbox.state import SandboxState
@@ -33,7 +33,7 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
     app.config["SANDBOX_STATE"] = state
     app.extensions["wechat_sandbox"] = state
 
-    for blueprint in (api_pay.bp, bills.bp, miniprogram.bp, admin.bp):
+    for blueprint in (api_pay.bp, bills.bp, miniprogram.bp, admin.bp, pages.bp):
         app.register_blueprint(blueprint)
 
     @app.before_request
@@ -51,6 +51,8 @@ def create_sandbox_app(state: SandboxState | None = None) -> Flask:
 
     @app.after_request
     def sign(response):
+        if state.persist_path and request.method == "POST":
+            persist.save(state, state.persist_path)
         if _is_pay_api(request.path):
             response.headers["Request-ID"] = secrets.token_hex(16).upper()
             if getattr(g, "sign", True) or response.status_code >= 400:

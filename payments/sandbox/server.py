@@ -48,11 +48,19 @@ def run_sandbox_in_thread(state: SandboxState | None = None, host: str = "127.0.
     return base_url, state, stop
 
 
-def mount_sandbox(app, state: SandboxState, prefix: str = "/_sandbox/wechat") -> str:
+def mount_sandbox(app, state: SandboxState, prefix: str = "/_sandbox/wechat",
+                  state_file: str | None = None) -> str:
     """Mount the sandbox inside ``app`` under ``prefix`` (demo mode); returns the prefix.
 
     Configure ``WECHATPAY_API_BASE`` and ``WECHAT_API_BASE`` as ``<public origin><prefix>``.
+    ``state_file`` (default: the app's ``WECHAT_SANDBOX_STATE_FILE``) keeps the sandbox's
+    orders, subscriptions and received messages across processes (:mod:`.persist`).
     """
+    from payments.sandbox import persist
+
+    state_file = state_file or app.config.get("WECHAT_SANDBOX_STATE_FILE")
+    if state_file:
+        persist.keep_in(state, state_file)
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {prefix: create_sandbox_app(state)})
     app.extensions["wechat_sandbox"] = state
     return prefix

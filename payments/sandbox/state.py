@@ -96,6 +96,8 @@ class SandboxState:
         self.bills_available_immediately = bills_available_immediately
         self.faults = Faults()
         self.base_url = ""
+        #: When set (demo mode), changes made over HTTP are saved here (``persist``).
+        self.persist_path: str | None = None
         self.platform_keys: dict[str, PlatformKey] = {}
         self.active_certificate = self.rotate_certificate(platform_key)
         self.active_public_key = self.rotate_public_key(public_key, public_key_id)

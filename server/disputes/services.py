@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server import audit
+from server import audit, outbox
 from server.billing.models import Adjustment, Bill, FeeItem
 from server.db import for_update, transaction
 from server.disputes.models import (Dispute, DisputeMessage, DisputeReason, DisputeStatus,
@@ -19,6 +19,8 @@ from server.property.models import Binding, BindingStatus
 from server.timeutil import utcnow
 
 MAX_TEXT = 2000
+# Outbox kinds consumed by ``jobs.notifications``: the owner's dispute_reply message.
+REPLIED, RESOLVED = "dispute.replied", "dispute.resolved"
 
 
 def _owner_actor(owner_id: int) -> audit.Actor:
@@ -125,8 +127,11 @@ def reply_to_dispute(dispute_id: int, actor: audit.Actor, text: str, *,
     text, now = _clean_text(text), now or utcnow()
     with transaction():
         dispute, bill = _locked_dispute(dispute_id)
-        return _add_message(dispute, bill, MessageAuthor.STAFF, text, actor,
-                            DisputeStatus.ANSWERED, now, staff_id=actor.staff_id)
+        message = _add_message(dispute, bill, MessageAuthor.STAFF, text, actor,
+                               DisputeStatus.ANSWERED, now, staff_id=actor.staff_id)
+        outbox.add(REPLIED, {"dispute_id": dispute.id, "message_id": message.id},
+                   dedupe_key=f"{REPLIED}:{message.id}")
+        return message
 
 
 def _close(dispute: Dispute, bill: Bill, status: str, actor: audit.Actor, now: dt.datetime,
@@ -154,8 +159,10 @@ def resolve_dispute(dispute_id: int, actor: audit.Actor, resolution: str = "", *
                 Adjustment.id == adjustment_id, Adjustment.bill == bill.id).exists()):
             raise ValidationError("the adjustment is not on this bill",
                                   details={"adjustment_id": "not an adjustment of the disputed bill"})
-        return _close(dispute, bill, DisputeStatus.RESOLVED, actor, now, resolution=resolution,
-                      adjustment=adjustment_id, resolved_by=actor.staff_id)
+        closed = _close(dispute, bill, DisputeStatus.RESOLVED, actor, now, resolution=resolution,
+                        adjustment=adjustment_id, resolved_by=actor.staff_id)
+        outbox.add(RESOLVED, {"dispute_id": dispute.id}, dedupe_key=f"{RESOLVED}:{dispute.id}")
+        return closed
 
 
 def withdraw_dispute(owner_id: int, dispute_id: int, *, now: dt.datetime | None = None) -> Dispute:

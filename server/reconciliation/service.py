@@ -159,7 +159,11 @@ def resolve_item(item_id: int, actor: audit.Actor, note: str) -> ReconciliationI
         now = utcnow()
         ReconciliationItem.update(resolved_at=now, resolved_by=actor.id, note=note) \
             .where(ReconciliationItem.id == item.id).execute()
+        from server.reconciliation.queries import community_of_item
+
+        _, community_id = community_of_item(item.id)
         audit.record(actor, "reconciliation.resolve", "reconciliation_item", item.id,
-                     before={"kind": item.kind, "reference": item.reference},
-                     after={"resolved_by": actor.id, "note": note})
+                     before={"kind": item.kind, "reference": item.reference, "resolved_at": None},
+                     after={"resolved_by": actor.id, "note": note, "resolved_at": now.isoformat()},
+                     community_id=community_id)
     return ReconciliationItem.get_by_id(item_id)

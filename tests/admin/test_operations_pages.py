@@ -120,8 +120,11 @@ def test_resolving_a_difference_needs_a_note_and_is_audited(client, world):
     item = ReconciliationItem.get_by_id(world.a_diff.id)
     assert (item.resolved_by, item.note) == ("mgr", "微信多收 1 元，已联系退款")
     log = AuditLog.get(AuditLog.action == "reconciliation.resolve")
-    assert log.before == {"kind": "amount_mismatch", "reference": "TXA1"}
-    assert log.after == {"resolved_by": "mgr", "note": "微信多收 1 元，已联系退款"}
+    assert log.before == {"kind": "amount_mismatch", "reference": "TXA1", "resolved_at": None}
+    assert log.community_id == world.a.id
+    assert {k: log.after[k] for k in ("resolved_by", "note")} == {
+        "resolved_by": "mgr", "note": "微信多收 1 元，已联系退款"}
+    assert log.after["resolved_at"]
     open_items = client.get("/admin/reconciliation/items").get_data(as_text=True)
     assert "OTA1" not in open_items
 

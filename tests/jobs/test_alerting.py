@@ -81,7 +81,7 @@ def test_a_clean_state_raises_nothing_and_sends_nothing(database, config):
     ReconciliationItem.create(run=run, kind=ItemKind.MISSING_LOCAL, reference="4200y", resolved_at=utcnow(),
                               resolved_by="system")
     with responses.RequestsMock():                               # any request would fail the test
-        assert alerting.check(utcnow().isoformat()) == {"fired": [], "delivered": 0}
+        assert alerting.check(utcnow().isoformat()) == {"fired": [], "delivered": 0, "staff_messages": 0}
     assert Alert.select().count() == 0
 
 
@@ -91,7 +91,7 @@ def test_each_condition_raises_its_alert(database, config, kind):
     with responses.RequestsMock() as mock:
         mock.post(HOOK, status=204)
         result = alerting.check(utcnow().isoformat())
-        assert result == {"fired": [kind], "delivered": 1}
+        assert result == {"fired": [kind], "delivered": 1, "staff_messages": 0}
         sent = json.loads(mock.calls[0].request.body)
     alert = Alert.get()
     assert alert.kind == kind and sent["kind"] == kind and sent["id"] == alert.id
