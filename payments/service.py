@@ -201,4 +201,36 @@ def refresh_if_stale(order: PaymentOrder, client, *, min_interval=dt.timedelta(s
 
 
 __all__ = ["start_payment", "sync_order", "close_order", "cancel_order", "refresh_if_stale",
+           "staff_sync_order", "close_expired_order",
            "apply_trade_state", "Outcome"]
+
+
+# ------------------------------------------------------------------ staff actions
+def staff_sync_order(order: PaymentOrder, client, actor: audit.Actor) -> PaymentOrder:
+    """A staff member's "ask WeChat now": ``sync_order``, and who asked and what it
+    changed in the audit log (provider errors propagate to the caller)."""
+    before = order.status
+    order = sync_order(order, client, source="staff")
+    with transaction():
+        audit.record(actor, "order.query", "payment_order", order.id, community_id=order.community_id,
+                     before={"status": before}, after={"status": order.status})
+    return order
+
+
+def close_expired_order(order: PaymentOrder, client, actor: audit.Actor, *,
+                        now: dt.datetime | None = None) -> PaymentOrder:
+    """Staff close an open WeChat order whose time to pay has run out
+    (``close_order``: close at WeChat, query, close locally; a late payment is credited)."""
+    now = now or utcnow()
+    if order.status not in OrderStatus.OPEN:
+        raise Conflict("订单不是待支付状态，无需关闭", code="ORDER_NOT_OPEN",
+                       details={"status": order.status})
+    if order.expires_at is None or order.expires_at > now:
+        raise Conflict("订单尚未过期，不能关闭", code="ORDER_NOT_EXPIRED")
+    before = order.status
+    order = close_order(order, client, reason=f"closed by staff {actor.id}"[:255], now=now)
+    with transaction():
+        audit.record(actor, "order.close_requested", "payment_order", order.id,
+                     community_id=order.community_id, before={"status": before},
+                     after={"status": order.status})
+    return order

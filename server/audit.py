@@ -62,3 +62,71 @@ def record(actor: Actor, action: str, entity: str, entity_id, *, before=None, af
         after=after,
         note=note,
     )
+
+
+# --- reading the log (the staff audit page) ---------------------------------------------
+
+def search(community_ids, *, include_global: bool = False, actor_id: str = "",
+           action_prefix: str = "", entity: str = "", entity_id: str = "",
+           since=None, until=None):
+    """Audit rows newest first, filtered; ``community_ids`` bounds what is visible.
+
+    Rows without a community (sign-ins, staff accounts, tokens) are included only
+    when ``include_global`` (admins).  ``since``/``until`` are aware datetimes,
+    ``until`` exclusive.
+    """
+    scope = AuditLog.community_id.in_(list(community_ids) or [-1])
+    if include_global:
+        scope = scope | AuditLog.community_id.is_null()
+    query = AuditLog.select().where(scope)
+    if actor_id:
+        query = query.where(AuditLog.actor_id == actor_id)
+    if action_prefix:
+        query = query.where(AuditLog.action.startswith(action_prefix))
+    if entity:
+        query = query.where(AuditLog.entity == entity)
+    if entity_id:
+        query = query.where(AuditLog.entity_id == str(entity_id))
+    if since is not None:
+        query = query.where(AuditLog.at >= since)
+    if until is not None:
+        query = query.where(AuditLog.at < until)
+    return query.order_by(AuditLog.at.desc(), AuditLog.id.desc())
+
+
+class Change:
+    """One key of a before/after pair, for display."""
+
+    __slots__ = ("key", "before", "after", "changed")
+
+    def __init__(self, key: str, before, after, changed: bool):
+        self.key, self.before, self.after, self.changed = key, before, after, changed
+
+    def __repr__(self) -> str:
+        return f"Change({self.key}: {self.before!r} → {self.after!r})"
+
+
+_MISSING = object()
+
+
+def diff(before, after) -> list[Change]:
+    """The union of the keys of ``before`` and ``after`` (dicts), each marked changed or not.
+
+    A key present on one side only is shown as missing (``None``) on the other.
+    Non-dict values (rare) are shown as one pseudo-key ``""``.
+    """
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        if before is None and isinstance(after, dict):
+            before = {}
+        elif after is None and isinstance(before, dict):
+            after = {}
+        else:
+            return [] if before is None and after is None else [
+                Change("", before, after, before != after)]
+    keys = list(before) + [k for k in after if k not in before]
+    changes = []
+    for key in keys:
+        old, new = before.get(key, _MISSING), after.get(key, _MISSING)
+        changes.append(Change(str(key), None if old is _MISSING else old,
+                              None if new is _MISSING else new, old != new))
+    return changes

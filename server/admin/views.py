@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, s
 from flask_login import current_user, login_user, logout_user
 
 from server import audit
-from server.admin import auth, charts
+from server.admin import auth, charts, common
 from server.audit import Actor
 from server.money import format_yuan
 from server.reports import activity, collection
@@ -17,6 +17,9 @@ from server.timeutil import PeriodError, local_today, parse_period, period_of, u
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates",
                static_folder="static", static_url_path="/static")
+# Globals (not context) so macros imported without context can build list URLs.
+bp.add_app_template_global(common.page_url, "page_url")
+bp.add_app_template_global(common.export_url, "export_url")
 
 
 
@@ -53,7 +56,7 @@ def _globals():
     from server.admin import common
 
     return {"role_names": ROLE_NAMES, "can": common.can, "MANAGE": common.MANAGE,
-            "WRITE": common.WRITE, "page_url": common.page_url, "export_url": common.export_url}
+            "WRITE": common.WRITE, }
 
 
 def _safe_next(target: str | None) -> str:
