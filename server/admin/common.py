@@ -14,6 +14,7 @@ import datetime as dt
 import functools
 import io
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -29,6 +30,7 @@ READ = StaffRole.ALL
 WRITE = (StaffRole.ADMIN, StaffRole.MANAGER, StaffRole.CASHIER)
 MANAGE = (StaffRole.ADMIN, StaffRole.MANAGER)
 ADMIN_ONLY = (StaffRole.ADMIN,)
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
 def staff() -> StaffUser:
@@ -203,7 +205,8 @@ def export_response(filename: str, headers: Sequence[str], rows: Iterable[Sequen
         if value is None:
             return ""
         if isinstance(value, str):
-            return safe_text(value)
+            # A signed amount ("-50.00") is a number, not a formula.
+            return value if _NUMBER.fullmatch(value) else safe_text(value)
         if isinstance(value, (dt.date, dt.datetime)):
             return value.isoformat()
         return value

@@ -256,3 +256,44 @@ def usage_anomalies(house_id: int, fee_item_id: int, period: str,
         return []
     average = sum(history, Decimal(0)) / len(history) if history else None
     return [Anomaly(kind, house_id, fee_item_id, period, usage, average)]
+
+
+# --- a whole entry grid at once ----------------------------------------------------
+
+class _GridRefused(Exception):
+    """Raised inside the grid's transaction to roll every row back."""
+
+
+def record_readings(fee_item_id: int, period: str, entries, read_on: dt.date, actor: audit.Actor,
+                    source: str = "manual") -> list[MeterReading]:
+    """Record the readings of many houses for one item and period, all or nothing.
+
+    ``entries`` is a list of ``(house_id, current)``.  Every row is checked by
+    ``record_reading`` (each in its own savepoint, so one refusal does not stop
+    the others being checked); if any row is refused nothing is kept and a
+    ValidationError (code ``READINGS_REJECTED``) lists each refused row under
+    ``details["rows"][house_id] = {"code", "message", "details"}``.
+    """
+    from server.errors import DomainError
+
+    entries = list(entries)
+    if not entries:
+        raise ValidationError("no readings to record", code="NO_READINGS")
+    errors: dict[str, dict] = {}
+    recorded: list[MeterReading] = []
+    try:
+        with transaction():
+            for house_id, current in entries:
+                try:
+                    with transaction():
+                        recorded.append(record_reading(house_id, fee_item_id, period, current,
+                                                       read_on, actor, source))
+                except DomainError as exc:
+                    errors[str(house_id)] = {"code": exc.code, "message": exc.message,
+                                             "details": exc.details}
+            if errors:
+                raise _GridRefused
+    except _GridRefused:
+        raise ValidationError(f"{len(errors)} of {len(entries)} readings refused; none recorded",
+                              code="READINGS_REJECTED", details={"rows": errors}) from None
+    return recorded

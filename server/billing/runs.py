@@ -17,10 +17,11 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Callable
 
 import peewee
 
-from server import audit
+from server import audit, tasks
 from server.billing.models import Bill, BillingRun, BillStatus, RunStatus
 from server.billing.planning import (ItemPlan, PlannedBill, Problem, house_chunks,
                                      item_plans, plan_chunk)
@@ -200,12 +201,14 @@ def _transition(run: BillingRun, new: str, **values) -> None:
 
 
 def issue_run(community_id: int, period: str | None, actor: audit.Actor, *,
-              chunk_size: int = CHUNK_SIZE, anomaly_factor: Decimal | None = Decimal("3")) -> BillingRun:
+              chunk_size: int = CHUNK_SIZE, anomaly_factor: Decimal | None = Decimal("3"),
+              progress: Callable[[int], None] | None = None) -> BillingRun:
     """Issue the period's bills for every house of the community.
 
     Safe to repeat and to run concurrently: a bill that exists is never made
     twice.  One audit record per run, with the counts.  A failure marks the
-    run ``failed`` and re-raises; running again completes it.
+    run ``failed`` and re-raises; running again completes it.  ``progress``
+    (optional) is called with the number of houses of each chunk done.
     """
     community, period = _check(community_id, period)
     items, item_problems = item_plans(community.id, period)
@@ -223,6 +226,8 @@ def issue_run(community_id: int, period: str | None, actor: audit.Actor, *,
             rows = bill_rows(plan.bills, community.id, period, run.id, issued_at)
             planned += len(rows)
             created += insert_bills(rows)
+            if progress is not None:
+                progress(len(houses))
         totals = _period_totals(community.id, period, items)
         with transaction():
             values = dict(houses=houses_seen, bills_created=created,
@@ -260,3 +265,24 @@ def _period_totals(community_id: int, period: str, items: list[ItemPlan]) -> dic
         by_id[item_id].bills = int(count)
         by_id[item_id].total_fen = int(total or 0)
     return totals
+
+
+# --- the staff pages' long operation ---------------------------------------------
+
+tasks.register_module(__name__)
+
+
+@tasks.handler("billing_issue")
+def issue_task(task, progress: tasks.Progress) -> dict:
+    """Issue a community's period as a staff task, with progress per chunk of houses.
+    Idempotent like ``issue_run``: a retried task bills nobody twice."""
+    from server.property.models import House
+
+    params = task.params
+    community_id, period = int(params["community_id"]), params["period"]
+    actor = audit.Actor("staff", task.created_by, task.staff_id)
+    progress.total(House.select().where(House.community == community_id).count())
+    run = issue_run(community_id, period, actor, progress=progress.advance)
+    progress.flush()
+    return {"run_id": run.id, "bills_created": run.bills_created,
+            "bills_existing": run.bills_existing, "total_fen": run.total_fen}
