@@ -11,5 +11,7 @@ def run_task(task_id: int) -> None:
 
 
 # The modules that define task handlers (a worker imports them before running a task).
-for _module in ("server.admin.pages.operations_tasks",):
+TASK_MODULES = ("server.billing.runs", "server.admin.pages.imports_page",
+                "server.admin.pages.property_export", "server.admin.pages.operations_tasks")
+for _module in TASK_MODULES:
     tasks.register_module(_module)

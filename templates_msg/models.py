@@ -62,6 +62,10 @@ class ReminderPolicy(BaseModel):
     due_soon_days = pw.IntegerField(default=3)       # N: days before the due date
     overdue_every_days = pw.IntegerField(default=7)  # K
     overdue_max = pw.IntegerField(default=3)         # M
+    # Per-stage switches (overdue is switched off by M = 0).
+    bill_issued_on = pw.BooleanField(default=True)
+    due_soon_on = pw.BooleanField(default=True)
+    due_day_on = pw.BooleanField(default=True)
     updated_at = UTCDateTimeField(default=utcnow)
 
 

@@ -7,6 +7,10 @@ Stages of an open bill, on the Asia/Shanghai calendar (``today`` = local date):
 * ``due_day`` on the due date;
 * ``overdue_<k>`` from K·k days after the due date, k = 1…M.
 
+Each community's :class:`ReminderPolicy` may switch ``bill_issued``, ``due_soon`` and
+``due_day`` off (``overdue`` is off with M = 0); a stage that is off is never sent
+(a run in its days sends nothing; the later stages still are).
+
 A run sends only the bill's *current* stage (a bill first seen three days
 before its due date gets ``due_soon``, not a burst of every earlier stage).
 Nothing is sent in quiet hours (21:00–08:00): the next run picks the bill up.
@@ -54,6 +58,9 @@ class Policy:
     due_soon_days: int = 3       # N
     overdue_every_days: int = 7  # K
     overdue_max: int = 3         # M
+    bill_issued_on: bool = True
+    due_soon_on: bool = True
+    due_day_on: bool = True
 
 
 DEFAULT_POLICY = Policy()
@@ -63,7 +70,8 @@ def policy_for(community_id: int) -> Policy:
     row = ReminderPolicy.get_or_none(ReminderPolicy.community == community_id)
     if row is None:
         return DEFAULT_POLICY
-    return Policy(row.due_soon_days, row.overdue_every_days, row.overdue_max)
+    return Policy(row.due_soon_days, row.overdue_every_days, row.overdue_max,
+                  bool(row.bill_issued_on), bool(row.due_soon_on), bool(row.due_day_on))
 
 
 def in_quiet_hours(now: dt.datetime) -> bool:
@@ -72,14 +80,15 @@ def in_quiet_hours(now: dt.datetime) -> bool:
 
 
 def stage_for(due_date: dt.date, today: dt.date, policy: Policy = DEFAULT_POLICY) -> str | None:
-    """The bill's current stage on ``today``, or None between overdue steps / after the last."""
+    """The bill's current stage on ``today``, or None between overdue steps / after the last
+    and in the days of a stage the policy switches off."""
     days = (due_date - today).days
     if days > policy.due_soon_days:
-        return "bill_issued"
+        return "bill_issued" if policy.bill_issued_on else None
     if days > 0:
-        return "due_soon"
+        return "due_soon" if policy.due_soon_on else None
     if days == 0:
-        return "due_day"
+        return "due_day" if policy.due_day_on else None
     k = -days // policy.overdue_every_days
     if 1 <= k <= policy.overdue_max:
         return f"overdue_{k}"
@@ -286,9 +295,11 @@ CAMPAIGN_PREFIX = "campaign:"
 
 
 def set_policy(community_id: int, actor, *, due_soon_days: int, overdue_every_days: int,
-               overdue_max: int, now: dt.datetime | None = None) -> ReminderPolicy:
-    """Staff set a community's reminder timing (N, K, M), audited; setting the same values
-    again changes nothing.  ``overdue_max`` 0 turns the overdue reminders off."""
+               overdue_max: int, bill_issued_on: bool | None = None, due_soon_on: bool | None = None,
+               due_day_on: bool | None = None, now: dt.datetime | None = None) -> ReminderPolicy:
+    """Staff set a community's reminder timing (N, K, M) and stage switches, audited;
+    setting the same values again changes nothing.  ``overdue_max`` 0 turns the overdue
+    reminders off; a switch False turns its stage off, None keeps its current value."""
     from server import audit
     from server.db import for_update
     from server.errors import ValidationError
@@ -299,10 +310,15 @@ def set_policy(community_id: int, actor, *, due_soon_days: int, overdue_every_da
         low, high = POLICY_LIMITS[name]
         if not isinstance(value, int) or not low <= value <= high:
             raise ValidationError(f"{name} 应在 {low} 到 {high} 之间", details={name: value})
+    switches = {"bill_issued_on": bill_issued_on, "due_soon_on": due_soon_on, "due_day_on": due_day_on}
+    for name, value in switches.items():
+        if value is not None and not isinstance(value, bool):
+            raise ValidationError(f"{name} 应为 true 或 false", details={name: value})
     now = now or utcnow()
     with transaction():
         row = for_update(ReminderPolicy.select().where(ReminderPolicy.community == community_id)).first()
         before = dataclasses.asdict(policy_for(community_id))
+        values |= {name: before[name] if value is None else value for name, value in switches.items()}
         if before == values and row is not None:
             return row
         if row is None:

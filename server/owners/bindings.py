@@ -241,3 +241,69 @@ def require_bound_house(owner_id: int, house_id: int) -> None:
     if not (Binding.select().where(Binding.owner == owner_id, Binding.house == house_id,
                                    Binding.status == BindingStatus.ACTIVE).exists()):
         raise NotFound("房屋不存在", code="HOUSE_NOT_FOUND")
+
+
+# ------------------------------------------------------------------- staff
+# What the staff pages call: Chinese refusals, the community on every audit row.
+def staff_unbind(binding_id: int, actor: audit.Actor, *, note: str = "",
+                 now: dt.datetime | None = None) -> Binding:
+    """Staff revoke an owner's active or pending binding (audited with before/after)."""
+    with transaction():
+        binding = for_update(Binding.select().where(Binding.id == binding_id)).first()
+        if binding is None:
+            raise NotFound("绑定不存在", code="BINDING_NOT_FOUND")
+        if binding.status not in (BindingStatus.ACTIVE, BindingStatus.PENDING):
+            raise Conflict("该绑定已解除或已被拒绝", code="BINDING_NOT_ACTIVE")
+        before = _snapshot(binding)
+        binding.status, binding.decided_at = BindingStatus.REVOKED, now or utcnow()
+        binding.save()
+        audit.record(actor, "binding.revoke", "binding", binding.id, before=before,
+                     after=_snapshot(binding), note=note,
+                     community_id=House.get_by_id(binding.house_id).community_id)
+    return binding
+
+
+def staff_decide_binding(binding_id: int, approve: bool, actor: audit.Actor, *, note: str = "",
+                         now: dt.datetime | None = None) -> Binding:
+    """Approve or reject a pending request; a decided one is refused in Chinese."""
+    try:
+        if approve:
+            return approve_binding(binding_id, actor, note=note, now=now)
+        return reject_binding(binding_id, actor, note=note, now=now)
+    except Conflict:
+        raise Conflict("该申请已处理过，不能重复审核", code="BINDING_NOT_PENDING") from None
+    except NotFound:
+        raise NotFound("绑定申请不存在", code="BINDING_NOT_FOUND") from None
+
+
+def staff_revoke_binding_code(code_id: int, actor: audit.Actor, *,
+                              now: dt.datetime | None = None) -> BindingCode:
+    """Revoke an unused code; a used or already revoked one is refused."""
+    now = now or utcnow()
+    with transaction():
+        row = for_update(BindingCode.select().where(BindingCode.id == code_id)).first()
+        if row is None:
+            raise NotFound("绑定码不存在", code="BINDING_CODE_NOT_FOUND")
+        if row.used_at is not None:
+            raise Conflict("绑定码已被使用，不能作废；如需解除请解绑", code="BINDING_CODE_USED")
+        if row.revoked_at is not None:
+            raise Conflict("绑定码已作废", code="BINDING_CODE_REVOKED")
+        BindingCode.update(revoked_at=now).where(BindingCode.id == code_id).execute()
+        audit.record(actor, "binding_code.revoke", "binding_code", code_id,
+                     before={"revoked_at": None}, after={"revoked_at": now.isoformat()},
+                     community_id=House.get_by_id(row.house_id).community_id)
+    return BindingCode.get_by_id(code_id)
+
+
+def binding_requests(community_ids: list[int], *, pending: bool = True):
+    """Pending requests (``pending``) or recent staff decisions, owner/house/building joined."""
+    query = (Binding.select(Binding, Owner, House, Building)
+             .join(Owner, on=(Binding.owner == Owner.id))
+             .switch(Binding).join(House, on=(Binding.house == House.id))
+             .join(Building, on=(House.building == Building.id))
+             .where(House.community.in_(community_ids), Binding.verified_by == "staff"))
+    if pending:
+        return query.where(Binding.status == BindingStatus.PENDING).order_by(Binding.created_at)
+    return (query.where(Binding.status.in_((BindingStatus.ACTIVE, BindingStatus.REJECTED)),
+                        Binding.decided_at.is_null(False))
+            .order_by(Binding.decided_at.desc()))

@@ -13,22 +13,12 @@ from server.tasks.models import AdminTask, TaskStatus
 
 # The kinds the other modules register, in the staff's words; unknown kinds show
 # the task's own label.
-KIND_LABELS = {
-    "billing_preview": "计费预览",
+KIND_LABELS = {    # every kind registered with @tasks.handler (see jobs/tasks.py)
     "billing_issue": "计费开账",
-    "billing_run": "计费批次",
-    "import_houses": "导入房屋",
-    "import_owners": "导入业主",
-    "import_readings": "导入抄表",
-    "import_payments": "导入收款",
-    "export_bills": "导出账单",
-    "export_arrears": "导出欠费",
-    "export_payments": "导出收款",
-    "export_list": "导出列表",
-    "export": "导出",
+    "import": "导入",
+    "export_houses": "导出房屋",
+    "reconcile": "对账",
     "reminder_campaign": "催缴提醒活动",
-    "late_fees": "计算滞纳金",
-    "reconciliation": "对账",
 }
 STATUS_LABELS = {TaskStatus.QUEUED: "排队中", TaskStatus.RUNNING: "进行中",
                  TaskStatus.DONE: "已完成", TaskStatus.FAILED: "失败"}

@@ -287,12 +287,37 @@ def test_a_policy_change_is_saved_and_audited_and_a_bad_value_refused(client, wo
     row = ReminderPolicy.get(ReminderPolicy.community == world.a.id)
     assert (row.due_soon_days, row.overdue_every_days, row.overdue_max) == (5, 10, 2)
     log = AuditLog.get(AuditLog.action == "reminder_policy.update")
-    assert log.before == {"due_soon_days": 3, "overdue_every_days": 7, "overdue_max": 3}
+    assert log.before == {"due_soon_days": 3, "overdue_every_days": 7, "overdue_max": 3,
+                          "bill_issued_on": True, "due_soon_on": True, "due_day_on": True}
     assert log.community_id == world.a.id
     response = post(client, path, {"due_soon_days": "5", "overdue_every_days": "0", "overdue_max": "2"})
     assert "不能小于 1" in flashes(client, response.location)
     assert post(client, f"/admin/reminders/policy/{world.b.id}",
                 {"due_soon_days": "1", "overdue_every_days": "1", "overdue_max": "1"}).status_code == 404
+
+
+def test_the_policy_form_shows_and_saves_the_stage_switches_unchecked_is_off(client, world):
+    make_staff("mgr", "manager", [world.a])
+    login(client, "mgr")
+    page = client.get("/admin/reminders").get_data(as_text=True)
+    for name in ("bill_issued_on", "due_soon_on", "due_day_on"):
+        assert f'name="{name}" value="1" checked' in page
+    path = f"/admin/reminders/policy/{world.a.id}"
+    # The browser sends the checked boxes only: due_soon_on and due_day_on are unchecked.
+    post(client, path, {"due_soon_days": "3", "overdue_every_days": "7", "overdue_max": "3",
+                        "stage_switches": "1", "bill_issued_on": "1"})
+    row = ReminderPolicy.get(ReminderPolicy.community == world.a.id)
+    assert (row.bill_issued_on, row.due_soon_on, row.due_day_on) == (True, False, False)
+    log = AuditLog.get(AuditLog.action == "reminder_policy.update")
+    assert (log.after["due_soon_on"], log.after["due_day_on"], log.after["bill_issued_on"]) == (False, False, True)
+    page = client.get("/admin/reminders").get_data(as_text=True)
+    assert 'name="bill_issued_on" value="1" checked' in page
+    assert 'name="due_soon_on" value="1" >' in page and 'name="due_day_on" value="1" >' in page
+    # Checked again: back on.
+    post(client, path, {"due_soon_days": "3", "overdue_every_days": "7", "overdue_max": "3",
+                        "stage_switches": "1", "bill_issued_on": "1", "due_soon_on": "1", "due_day_on": "1"})
+    row = ReminderPolicy.get(ReminderPolicy.community == world.a.id)
+    assert (row.bill_issued_on, row.due_soon_on, row.due_day_on) == (True, True, True)
 
 
 def test_conversion_and_failure_rate_count_only_the_chosen_window_and_communities(client, world):

@@ -77,3 +77,18 @@ def test_a_failing_task_is_marked_failed_with_its_message(admin_app):
     task = AdminTask.select().order_by(AdminTask.id.desc()).first()
     assert task.status == TaskStatus.FAILED
     assert task.error == "boom"
+
+
+def test_every_task_kind_has_a_chinese_name_and_is_known_to_workers():
+    """A worker (which never imports the pages) must find every handler; the tasks page
+    names every kind in Chinese."""
+    import importlib
+
+    import jobs.tasks
+    from server.tasks.queries import KIND_LABELS
+
+    for module in jobs.tasks.TASK_MODULES:
+        importlib.import_module(module)
+    kinds = {k for k in tasks.HANDLERS if not k.startswith("test_")}
+    assert kinds == set(KIND_LABELS)
+    assert set(jobs.tasks.TASK_MODULES) <= set(tasks.HANDLER_MODULES)

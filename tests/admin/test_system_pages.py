@@ -83,7 +83,7 @@ def _side(name: str, code: str, tag: str) -> SimpleNamespace:
     s.adjustment = Adjustment.create(bill=s.bill, kind=AdjustmentKind.DISCOUNT, amount_fen=-100,
                                      reason=f"{tag}调整标记")
     s.alert = Alert.create(kind="test", message=f"{tag}告警标记", community_id=comm.id)
-    s.task = AdminTask.create(kind="export_bills", label=f"{tag}任务标记", community_id=comm.id,
+    s.task = AdminTask.create(kind="export_houses", label=f"{tag}任务标记", community_id=comm.id,
                               created_by=f"{tag}任务标记", status=TaskStatus.DONE, result={"n": 1})
     return s
 
@@ -169,7 +169,7 @@ def test_the_audit_log_exports_csv_and_xlsx_within_scope(client, world):
 # --- tasks -------------------------------------------------------------------------------
 
 def _task(community, status=TaskStatus.RUNNING, **values):
-    return AdminTask.create(kind=values.pop("kind", "export_bills"), status=status,
+    return AdminTask.create(kind=values.pop("kind", "export_houses"), status=status,
                             community_id=community.id if community else None, created_by="someone", **values)
 
 
@@ -177,16 +177,16 @@ def test_the_tasks_list_shows_kind_progress_and_only_the_cashiers_communities(cl
     _task(world.a.community, total=200, done=50, label="甲区任务")
     _task(world.b.community, label="乙区任务", kind="billing_issue")
     me = make_staff("cashier", StaffRole.CASHIER, [world.a.community])
-    _task(None, label="我的任务", staff_id=me.id, kind="import_houses", status=TaskStatus.DONE,
+    _task(None, label="我的任务", staff_id=me.id, kind="import", status=TaskStatus.DONE,
           result={"created": 12, "skipped": 1})
-    _task(None, label="别人的任务", kind="import_readings")
+    _task(None, label="别人的任务", kind="reconcile")
     login(client, "cashier")
     _, page = _page(client, "/admin/tasks")
-    assert "导出账单" in page and 'style="width: 25%"' in page
-    assert "导入房屋" in page and "created=12, skipped=1" in page
-    assert "计费开账" not in page and "导入抄表" not in page
+    assert "导出房屋" in page and 'style="width: 25%"' in page
+    assert "导入" in page and "created=12, skipped=1" in page
+    assert "甲区任务" in page and "乙区任务" not in page and "别人的任务" not in page
     csv_text = client.get("/admin/tasks?export=csv").get_data().decode("utf-8-sig")
-    assert "导出账单" in csv_text and "计费开账" not in csv_text
+    assert "导出房屋" in csv_text and "乙区任务" not in csv_text
 
 
 def test_a_running_task_page_refreshes_itself_and_a_finished_one_shows_its_counts(client, world):

@@ -21,6 +21,7 @@ from templates_msg.models import ReminderPolicy, ReminderResult as R
 RESULT_NAMES = {R.SENDING: "发送中", R.SENT: "已送达", R.SKIPPED_QUOTA: "无订阅次数", R.REFUSED: "用户拒收",
                 R.BAD_DATA: "模板数据错误", R.FAILED: "发送失败", R.UNAVAILABLE: "微信暂不可用",
                 "already": "今日已提醒过"}
+STAGE_SWITCH_NAMES = (("bill_issued_on", "出账通知"), ("due_soon_on", "到期前提醒"), ("due_day_on", "到期日提醒"))
 STAGE_NAMES = {"bill_issued": "出账通知", "due_soon": "到期前提醒", "due_day": "到期日提醒",
                "overdue": "逾期提醒", "campaign": "手动提醒活动", "payment_success": "缴费成功通知"}
 
@@ -52,7 +53,7 @@ def reminders_home():
         since=since, until=until, conversion=queries.conversion(ids, start, end),
         failures=queries.failure_rate(ids, start, end), results=queries.results_by_count(ids, start, end),
         result_names=RESULT_NAMES, fee_items=_fee_items(communities), defaults=reminders.DEFAULT_POLICY,
-        quiet=reminders.in_quiet_hours(utcnow()))
+        quiet=reminders.in_quiet_hours(utcnow()), stage_switches=STAGE_SWITCH_NAMES)
 
 
 def _fee_items(communities) -> list:
@@ -67,11 +68,18 @@ def _fee_items(communities) -> list:
 def reminders_policy(community_id: int):
     common.check_community(community_id)
 
+    # A browser sends no field for an unchecked box: the hidden ``stage_switches`` field says
+    # the form carries the switches, so a missing box is off; without it they stay as they are.
+    if request.form.get("stage_switches"):
+        switches = {name: bool(request.form.get(name)) for name, _ in STAGE_SWITCH_NAMES}
+    else:
+        switches = {}
+
     def save():
         return reminders.set_policy(
             community_id, common.actor(), due_soon_days=common.form_int("due_soon_days", minimum=0),
             overdue_every_days=common.form_int("overdue_every_days", minimum=1),
-            overdue_max=common.form_int("overdue_max", minimum=0))
+            overdue_max=common.form_int("overdue_max", minimum=0), **switches)
 
     return ops.act(save, success="提醒设置已保存", redirect_to=url_for("admin.reminders_home"))
 
