@@ -145,3 +145,24 @@ def reject_adjustment(adj_id: int, actor: audit.Actor, note: str = "") -> Adjust
                      after={"status": AdjustmentStatus.REJECTED, "note": adjustment.decision_note},
                      community_id=bill.community_id)
     return adjustment
+
+
+def resolve_dispute_with_adjustment(dispute_id: int, actor: audit.Actor, resolution: str, *,
+                                    kind: str, amount_fen: int | None, reason: str,
+                                    approval_threshold_fen: int):
+    """Settle a dispute with an adjustment of its bill: the adjustment is requested first
+    (approved at once below the threshold, else pending a second staff member), then the
+    dispute is resolved pointing at it, so the bill's hold is lifted only after.  One
+    transaction: when either is refused (e.g. the dispute was closed meanwhile) neither
+    happens.  Returns (dispute, adjustment)."""
+    from server.disputes.models import Dispute
+    from server.disputes.services import resolve_dispute
+
+    with transaction():
+        dispute = Dispute.get_or_none(Dispute.id == dispute_id)
+        if dispute is None:
+            raise NotFound("异议不存在", code="DISPUTE_NOT_FOUND")
+        adjustment = request_adjustment(dispute.bill_id, kind, amount_fen, reason, actor,
+                                        approval_threshold_fen)
+        dispute = resolve_dispute(dispute_id, actor, resolution, adjustment_id=adjustment.id)
+    return dispute, Adjustment.get_by_id(adjustment.id)
