@@ -70,6 +70,14 @@ class PaymentOrder(BaseModel):
         indexes = ((("owner", "idempotency_key"), True),)
 
 
+# An offline receipt has no owner, so the (owner, key) index above never meets two of
+# them: this partial index makes a staff member's Idempotency-Key unique among offline
+# orders (migration 0007), whatever the requests racing to use it.
+PaymentOrder.add_index(PaymentOrder.operator, PaymentOrder.idempotency_key, unique=True,
+                       where=(PaymentOrder.owner.is_null() & PaymentOrder.idempotency_key.is_null(False)),
+                       name="paymentorder_offline_idempotency_key")
+
+
 class OrderBill(BaseModel):
     """A bill inside an order with the amount asked for it at creation.
 

@@ -39,11 +39,17 @@ def _check_day_open(operator_id: int, community_id: int, day: dt.date) -> None:
 
 def record_offline_payment(community_id: int, allocations: list[tuple[int, int]], channel: str,
                            voucher_no: str, payer_name: str, actor: audit.Actor, *,
-                           approval_threshold_fen: int, received_on: dt.date | None = None) -> PaymentOrder:
+                           approval_threshold_fen: int, received_on: dt.date | None = None,
+                           idempotency_key: str | None = None) -> PaymentOrder:
     """Register money taken at the counter for the given bills.
 
     Below the threshold it is booked at once (receipt number assigned); at or
     above it waits for ``approve_offline_payment`` by someone else.
+
+    ``idempotency_key`` (a client's request id) is stored on the order in the same
+    transaction; a UNIQUE index on (operator, key) over offline orders refuses a
+    second order with it, whatever the race: Conflict ``IDEMPOTENCY_KEY_USED`` with
+    the first order's id in ``details["order_id"]`` (the caller answers with it).
     """
     if channel not in Channel.OFFLINE:
         raise ValidationError("收款方式无效", details={"channel": f"one of {', '.join(Channel.OFFLINE)}"})
@@ -77,7 +83,7 @@ def record_offline_payment(community_id: int, allocations: list[tuple[int, int]]
                 total_fen=total, description="线下收款", status=OrderStatus.CREATED,
                 request_hash=request_hash([i for i, _ in allocations]), voucher_no=voucher_no,
                 payer_name=(payer_name or "")[:64], operator=actor.staff_id, received_on=received_on,
-                created_at=now, updated_at=now)
+                idempotency_key=idempotency_key or None, created_at=now, updated_at=now)
             OrderBill.insert_many([{"order": order.id, "bill": i, "amount_fen": a, "open_bill": i}
                                    for i, a in allocations]).execute()
             audit.record(actor, "offline_payment.record", "payment_order", order.id,
@@ -87,10 +93,22 @@ def record_offline_payment(community_id: int, allocations: list[tuple[int, int]]
             if total < approval_threshold_fen:
                 _book(order, actor)
     except pw.IntegrityError:
+        if idempotency_key:
+            first = order_with_key(actor.staff_id, idempotency_key)
+            if first is not None:
+                raise Conflict("同一个 Idempotency-Key 已登记过收款", code="IDEMPOTENCY_KEY_USED",
+                               details={"order_id": first.id}) from None
         if PaymentOrder.select().where(PaymentOrder.voucher_no == voucher_no).exists():
             raise Conflict("凭证号已登记过", code="VOUCHER_USED", details={"voucher_no": voucher_no}) from None
         raise Conflict("账单正在另一笔支付中", code="BILL_IN_OPEN_ORDER") from None
     return PaymentOrder.get_by_id(order.id)
+
+
+def order_with_key(operator_id: int, key: str) -> PaymentOrder | None:
+    """The offline order a staff member recorded with ``key`` (the unique index's rows)."""
+    return (PaymentOrder.select()
+            .where(PaymentOrder.operator == operator_id, PaymentOrder.owner.is_null(),
+                   PaymentOrder.idempotency_key == key).first())
 
 
 def approve_offline_payment(order_id: int, actor: audit.Actor) -> PaymentOrder:

@@ -20,6 +20,13 @@ VIEW_MODULES = [
     "server.admin_api.views.billing",
     "server.admin_api.views.payments",
     "server.admin_api.views.operations",
+    "server.admin_api.views.counter",
+    "server.admin_api.views.orders",
+    "server.admin_api.views.bindings",
+    "server.admin_api.views.fees",
+    "server.admin_api.views.imports",
+    "server.admin_api.views.reminders",
+    "server.admin_api.views.system",
     "server.admin_api.views.docs",
 ]
 

@@ -11,14 +11,13 @@ from typing import Callable
 
 from payments import offline
 from payments.models import Channel, OrderBill, PaymentOrder
-from server import audit, db
-from server.admin_api.queries import _payment_dicts, run_dict
+from server import audit, db, tasks
+from server.admin_api.queries import _payment_dicts
 from server.billing import meters, runs
 from server.billing.models import FeeItem
 from server.errors import Conflict, DomainError, Unavailable, ValidationError
 from server.ledger.models import Payment
 from server.property.models import House
-from server.staff.models import StaffUser
 
 
 def preview_dict(p: runs.RunPreview) -> dict:
@@ -31,9 +30,14 @@ def preview_dict(p: runs.RunPreview) -> dict:
             "problems": [problem.as_dict() for problem in p.problems]}
 
 
-def issue_run(community_id: int, period: str, actor: audit.Actor) -> dict:
-    """Issue a period (idempotent by community and period: bills that exist are never made twice)."""
-    return run_dict(runs.issue_run(community_id, period, actor))
+ISSUE_TASK = "billing_issue"
+
+
+def start_issue(community_id: int, period: str, actor: audit.Actor, label: str):
+    """Issue a period as a task (``server.billing.runs.issue_task``), as the staff page
+    does: idempotent by community and period, bills that exist are never made twice."""
+    return tasks.start(ISSUE_TASK, {"community_id": community_id, "period": period}, actor,
+                       community_id=community_id, label=label)
 
 
 # --- meter readings ---------------------------------------------------------------------
@@ -92,33 +96,46 @@ def _same_request(order: PaymentOrder, community_id: int, voucher_no: str,
             and lines == sorted(allocations))
 
 
+def existing_offline_order(staff_id: int, key: str) -> PaymentOrder | None:
+    return offline.order_with_key(staff_id, key)
+
+
+def _replay(order: PaymentOrder, community_id: int, voucher_no: str,
+            allocations: list[tuple[int, int]]) -> tuple[PaymentOrder, bool]:
+    if not _same_request(order, community_id, voucher_no, allocations):
+        raise Conflict("同一个 Idempotency-Key 已用于不同的收款", code="IDEMPOTENCY_KEY_REUSED")
+    return order, False
+
+
 def record_offline_payment(key: str, community_id: int, allocations: list[tuple[int, int]],
                            channel: str, voucher_no: str, payer_name: str, actor: audit.Actor, *,
                            approval_threshold_fen: int,
                            received_on: dt.date | None = None) -> tuple[PaymentOrder, bool]:
     """(the order, whether it was created now).  The same ``key`` from the same staff
     member returns the first order, never a second payment; the same key with a
-    different request is a Conflict.  Requests of one staff member are serialised
-    by a lock on their row, and the key is stored on the order in the same
-    transaction, so two concurrent retries cannot both create one."""
+    different request is a Conflict.  The key is stored on the order in its creating
+    transaction and a UNIQUE index (migration 0007) refuses a second order with it, so
+    two concurrent identical requests make one payment and both answer with it."""
     if not key or len(key) > 64:
         raise ValidationError("缺少 Idempotency-Key", code="IDEMPOTENCY_KEY_REQUIRED",
                               details={"Idempotency-Key": "1 to 64 visible characters"})
-    with db.transaction():
-        db.for_update(StaffUser.select().where(StaffUser.id == actor.staff_id)).first()
-        existing = (PaymentOrder.select()
-                    .where(PaymentOrder.operator == actor.staff_id, PaymentOrder.owner.is_null(),
-                           PaymentOrder.channel.in_(Channel.OFFLINE),
-                           PaymentOrder.idempotency_key == key).first())
-        if existing is not None:
-            if not _same_request(existing, community_id, voucher_no, allocations):
-                raise Conflict("同一个 Idempotency-Key 已用于不同的收款", code="IDEMPOTENCY_KEY_REUSED")
-            return existing, False
+    existing = existing_offline_order(actor.staff_id, key)
+    if existing is not None:
+        return _replay(existing, community_id, voucher_no, allocations)
+    try:
         order = offline.record_offline_payment(
             community_id, allocations, channel, voucher_no, payer_name, actor,
-            approval_threshold_fen=approval_threshold_fen, received_on=received_on)
-        PaymentOrder.update(idempotency_key=key).where(PaymentOrder.id == order.id).execute()
-    return PaymentOrder.get_by_id(order.id), True
+            approval_threshold_fen=approval_threshold_fen, received_on=received_on,
+            idempotency_key=key)
+    except DomainError as exc:
+        # The same request may have won a race meanwhile: the unique index refused this one
+        # (IDEMPOTENCY_KEY_USED), or it saw the bills paid by it.  Answer with that order.
+        first = (PaymentOrder.get_by_id(exc.details["order_id"]) if exc.code == "IDEMPOTENCY_KEY_USED"
+                 else existing_offline_order(actor.staff_id, key))
+        if first is None:
+            raise
+        return _replay(first, community_id, voucher_no, allocations)
+    return order, True
 
 
 def approve_refund(refund, actor: audit.Actor, client_factory: Callable):

@@ -18,7 +18,12 @@ from server.billing import runs
 from server.billing.models import Adjustment, AdjustmentKind, AdjustmentStatus
 from server.disputes.models import Dispute, DisputeReason
 from server.ledger.models import Payment
-from server.property.models import Owner
+from payments.models import OrderBill, OrderStatus, PaymentOrder
+from server.billing import standards
+from server.owners import bindings
+from server.property.models import Binding, BindingStatus, Owner
+from server.tasks.models import AdminTask
+from server.timeutil import utcnow
 from server.reconciliation.models import ReconciliationItem, ReconciliationRun
 from server.staff import tokens
 from server.staff.models import StaffCommunity, StaffRole, StaffUser
@@ -68,6 +73,12 @@ class Side:
     dispute: object = None
     alert: object = None
     recon_item: object = None
+    pending_order: object = None     # an offline receipt waiting for approval
+    wechat_order: object = None
+    binding: object = None           # a pending binding request
+    binding_code: object = None
+    standard: object = None          # a draft standard of 物业费
+    task: object = None
 
     @property
     def community(self):
@@ -108,6 +119,24 @@ def _side(cashier: StaffUser, approver: StaffUser, n: int) -> Side:
     run = ReconciliationRun.get_or_create(bill_date=dt.date(2026, 1, 21), defaults={"status": "done"})[0]
     side.recon_item = ReconciliationItem.create(run=run, kind="amount_mismatch", reference=f"T{n}",
                                                 out_trade_no=order.out_trade_no, remote_fen=1, local_fen=2)
+    side.pending_order = offline.record_offline_payment(
+        side.community.id, [(side.bills[2].id, 5_000)], "pos", f"P-{n}-1", "王五", Actor.staff(cashier),
+        approval_threshold_fen=1_000, received_on=dt.date(2026, 1, 21))
+    now = utcnow()
+    side.wechat_order = PaymentOrder.create(
+        out_trade_no=f"WX{n}", community=side.community, total_fen=15_000, status=OrderStatus.PAYING,
+        created_at=now - dt.timedelta(minutes=30), expires_at=now - dt.timedelta(minutes=1))
+    OrderBill.create(order=side.wechat_order, bill=side.bills[1], amount_fen=15_000)
+    asker = Owner.create(openid=f"o-asker-{n}", nickname=f"申请人{n}", phone=f"1390000000{n}")
+    side.binding = Binding.create(owner=asker, house=side.estate.houses[1], role="tenant",
+                                  verified_by="staff", status=BindingStatus.PENDING)
+    side.binding_code = bindings.issue_binding_code(side.estate.houses[0].id, "family",
+                                                    Actor.staff(cashier))[1]
+    side.standard = standards.create_standard(
+        items["WYF"].id, Actor.staff(approver), method="per_area", unit_price="2.8000",
+        effective_from=dt.date(2027, 1, 1))
+    side.task = AdminTask.create(kind="billing_issue", label=f"出账 {n}", community_id=side.community.id,
+                                 staff_id=approver.id, created_by=approver.username)
     return side
 
 
@@ -128,3 +157,33 @@ def world(api_app) -> World:
     staff = {"admin": admin, "cashier_a": cashier_a, "manager_a": manager_a, "viewer_a": viewer_a,
              "cashier_b": cashier_b, "manager_b": manager_b}
     return World(a, b, staff, {name: token_for(user) for name, user in staff.items()})
+
+
+@pytest.fixture
+def inline_jobs():
+    """Tasks run in the request (their job, enqueued, runs at once)."""
+    from jobs import backends
+
+    backends.use_backend(backends.InlineBackend())
+    yield
+    backends.use_backend(None)
+
+
+class HeldJobs:
+    """A job backend that keeps what is enqueued (a task stays queued)."""
+
+    def __init__(self):
+        self.enqueued = []
+
+    def enqueue(self, spec, args, job_id):
+        self.enqueued.append((spec.name, args))
+
+
+@pytest.fixture
+def held_jobs():
+    from jobs import backends
+
+    held = HeldJobs()
+    backends.use_backend(held)
+    yield held
+    backends.use_backend(None)

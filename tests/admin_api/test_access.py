@@ -79,27 +79,79 @@ def test_the_cli_issues_a_token_that_works_and_revokes_it(api, world, database, 
     assert api.get("/api/admin/v1/houses", headers=bearer(token)).status_code == 401
 
 
-def _write_routes(app) -> list[str]:
-    routes = []
+WRITES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _routes(app, methods: set[str]) -> list[tuple[str, str]]:
+    """(method, rule) of every staff API route answering one of ``methods``."""
+    found = []
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/admin/v1") and "POST" in rule.methods:
-            routes.append(re.sub(r"<int:\w+>", "1", rule.rule))
-    return sorted(routes)
+        if rule.rule.startswith("/api/admin/v1"):
+            found += [(m, rule.rule) for m in sorted(rule.methods & methods)]
+    return sorted(found)
+
+
+def _fill(rule: str, value) -> str:
+    return re.sub(r"<(?:\w+:)?\w+>", str(value), rule)
 
 
 def test_a_viewer_gets_403_on_every_write_and_nothing_changes(api, api_app, world):
     counts = (Bill.select().count(), Payment.select().count(), Refund.select().count(),
               Adjustment.select().count())
     audits = AuditLog.select().count()
-    routes = _write_routes(api_app)
-    assert len(routes) == 14
-    for path in routes:
-        response = api.post(path, json={}, headers=world.headers("viewer_a"))
-        assert response.status_code == 403, path
+    routes = _routes(api_app, WRITES)
+    assert len(routes) == 33
+    for method, rule in routes:
+        response = api.open(_fill(rule, "houses" if "<kind>" in rule else 1), method=method, json={},
+                            headers=world.headers("viewer_a"))
+        assert response.status_code == 403, (method, rule)
         assert response.get_json()["error"]["code"] == "FORBIDDEN"
     assert (Bill.select().count(), Payment.select().count(), Refund.select().count(),
             Adjustment.select().count()) == counts
     assert AuditLog.select().count() == audits
+
+
+def _records_of(side) -> dict:
+    """The id to put in a route's path, by the route's first segment."""
+    return {"houses": side.estate.houses[0].id, "bills": side.bills[0].id, "payments": side.payment.id,
+            "refunds": side.refund.id, "billing-runs": side.run_id, "adjustments": side.adjustment.id,
+            "disputes": side.dispute.id, "alerts": side.alert.id, "reconciliation": side.recon_item.id,
+            "offline-payments": side.pending_order.id, "orders": side.wechat_order.id,
+            "bindings": side.binding.id, "binding-codes": side.binding_code.id,
+            "fee-items": side.estate.items["WYF"].id, "standards": side.standard.id,
+            "tasks": side.task.id, "reminder-policies": side.community.id,
+            "receipts": side.payment.receipt_no, "imports": "houses"}
+
+
+# Bodies that pass validation, so that the answer is about scope (422 comes before 404).
+VALID_BODIES = {
+    "/reconciliation/": {"note": "x"}, "/reply": {"text": "x"}, "<int:house_id>/binding-codes": {"role": "owner"},
+    "/fee-items/<int:item_id>/standards": {"method": "fixed", "unit_price": "1", "effective_from": "2027-01-01"},
+    "/reminder-policies/": {"due_soon_days": 3, "overdue_every_days": 7, "overdue_max": 3},
+}
+
+
+def test_every_route_with_an_id_answers_404_for_another_communitys_record(api, api_app, world):
+    """A's staff (a manager, who may use every route but admin-only ones) get 404 on each
+    of B's records on every route that names one, reading or writing; nothing changes."""
+    b_ids = _records_of(world.b)
+    before = AuditLog.select().count()
+    checked = 0
+    for method, rule in _routes(api_app, WRITES | {"GET"}):
+        if "<" not in rule:
+            continue
+        segment = rule.split("/")[4]
+        path = _fill(rule, b_ids[segment])
+        if segment == "imports":
+            path += f"?community_id={world.b.community.id}"
+        body = next((v for k, v in VALID_BODIES.items() if k in rule), {})
+        for who in ("manager_a", "cashier_a") if method == "GET" else ("manager_a",):
+            response = api.open(path, method=method, json=body, data=None,
+                                headers={**world.headers(who), "Idempotency-Key": "k-404"})
+            assert response.status_code == 404, (who, method, path, response.get_json())
+            checked += 1
+    assert checked >= 40
+    assert AuditLog.select().count() == before
 
 
 def test_a_cashier_gets_403_on_approvals_issuing_and_resolving(api, world):

@@ -17,7 +17,7 @@ from tests import factories as f
 V1 = "/api/admin/v1"
 
 
-def test_a_billing_run_goes_from_preview_to_issue_and_repeating_bills_nobody_twice(api, world):
+def test_a_billing_run_goes_from_preview_to_issue_and_repeating_bills_nobody_twice(api, world, inline_jobs):
     h, community = world.headers("manager_a"), world.a.community
     body = {"community_id": community.id, "period": "2026-03"}
     preview = api.post(f"{V1}/billing-runs/preview", json=body, headers=h)
@@ -27,12 +27,15 @@ def test_a_billing_run_goes_from_preview_to_issue_and_repeating_bills_nobody_twi
     # 2 houses × (物业费 100 m² × 2.5 + 停车费 150); water has no readings yet.
     assert planned["total_fen"] == 2 * (25_000 + 15_000)
     issued = api.post(f"{V1}/billing-runs", json=body, headers=h)
-    assert issued.status_code == 201
-    run = issued.get_json()
+    assert issued.status_code == 202, issued.get_json()
+    task = api.get(f"{V1}/tasks/{issued.get_json()['id']}", headers=world.headers("viewer_a")).get_json()
+    assert (task["kind"], task["status"], task["percent"], task["total"]) == ("billing_issue", "done", 100, 2)
+    run = api.get(f"{V1}/billing-runs/{task['result']['run_id']}", headers=h).get_json()
     assert (run["status"], run["bills_created"], run["total_fen"]) == ("issued", 4, 80_000)
     again = api.post(f"{V1}/billing-runs", json=body, headers=h).get_json()
-    assert (again["bills_created"], again["bills_existing"]) == (0, 4)
+    assert (again["result"]["bills_created"], again["result"]["bills_existing"]) == (0, 4)
     assert Bill.select().where(Bill.period == "2026-03").count() == 4
+    assert api.get(f"{V1}/tasks/{task['id']}", headers=world.headers("cashier_b")).status_code == 404
     got = api.get(f"{V1}/billing-runs/{run['id']}", headers=world.headers("viewer_a")).get_json()
     assert got["created_by"] == world.staff["manager_a"].id
     audit = AuditLog.get(AuditLog.action == "billing_run.issue", AuditLog.entity_id == str(run["id"]))

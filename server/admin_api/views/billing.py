@@ -1,11 +1,14 @@
 """``/billing-runs``: preview, issue, look at a run."""
 from __future__ import annotations
 
-from server.admin_api import actions, queries
+from server.admin_api import actions, lists, queries
 from server.admin_api.blueprint import bp
 from server.admin_api.contract import MANAGE, WRITE, StaffContext, staff_operation
 from server.admin_api.schemas.bills import PreviewOut, RunBody, RunOut
+from server.admin_api.schemas.system import TaskOut
 from server.billing import runs
+from server.property.models import Community
+from server.tasks.models import AdminTask
 
 
 @bp.post("/billing-runs/preview")
@@ -18,14 +21,17 @@ def preview_run(staff: StaffContext, body: RunBody):
 
 
 @bp.post("/billing-runs")
-@staff_operation("Issue the period's bills for a community", tag="billing-runs", roles=MANAGE,
-                 body=RunBody, response=RunOut, status=201, errors=(409,))
+@staff_operation("Issue the period's bills for a community, as a task", tag="billing-runs",
+                 roles=MANAGE, body=RunBody, response=TaskOut, status=202)
 def issue_run(staff: StaffContext, body: RunBody):
-    """Idempotent by community and period: issuing again bills nobody twice (the new run
-    reports ``bills_created`` 0 and the existing bills in ``bills_existing``), so a retry
-    needs no Idempotency-Key."""
+    """Issuing runs as a background task, as on the staff pages: follow ``GET /tasks/{id}``
+    until ``done``; its ``result`` has ``run_id``, ``bills_created`` and ``bills_existing``.
+    Idempotent by community and period: issuing again bills nobody twice (the new run
+    reports ``bills_created`` 0), so a retry needs no Idempotency-Key."""
     staff.check(body.community_id)
-    return actions.issue_run(body.community_id, body.period, staff.actor), 201
+    name = Community.get_by_id(body.community_id).name
+    task = actions.start_issue(body.community_id, body.period, staff.actor, f"出账 {name} {body.period}")
+    return lists.task_dict(AdminTask.get_by_id(task.id)), 202
 
 
 @bp.get("/billing-runs/<int:run_id>")
