@@ -98,6 +98,8 @@ SCHEDULE: tuple[Entry, ...] = (
           "send payment reminders by subscription message (none in quiet hours 21:00-08:00)"),
     Entry("alerts.check", "alerting.check", Every(5),
           "evaluate the alert rules and deliver new alerts to the webhook"),
+    Entry("tasks.cleanup_files", "tasks.cleanup_files", Daily(3, 0),
+          "delete task exports and import uploads older than TASK_FILE_RETENTION_DAYS"),
 )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,7 @@ DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+REFUND_NO_PREFIX_RE = re.compile(r"^[0-9A-Za-z]{1,8}$")
 
 
 class ConfigError(ValueError):
@@ -62,6 +64,10 @@ class Config:
     WECHATPAY_PUBLIC_KEY_ID: str = ""
     WECHATPAY_API_BASE: str = ""
     WECHATPAY_NOTIFY_URL: str = ""
+    # This installation's tag in every new ``out_refund_no`` (1-8 of [0-9A-Za-z]): two
+    # installations sharing one merchant id (or a copy restored from a backup) must
+    # differ.  Unset: derived from SECRET_KEY (see payments.refunds.refund_no_prefix).
+    WECHATPAY_REFUND_NO_PREFIX: str = ""
     # Subscription-message template ids (empty = the sandbox's).
     WECHAT_TEMPLATE_BILL_ISSUED: str = ""
     WECHAT_TEMPLATE_DUE_SOON: str = ""
@@ -89,12 +95,17 @@ class Config:
     # received messages between restarts (default instance/demo-keys/wechat-sandbox.json).
     WECHAT_SANDBOX_STATE_FILE: str = ""
     SIGNATURE_FAILURE_ALERT_THRESHOLD: int = 20
+    # Staff list exports above this many rows run as a background task (file under
+    # <instance>/exports/); task files and import uploads are deleted after so many days.
+    EXPORT_INLINE_ROWS: int = 5000
+    TASK_FILE_RETENTION_DAYS: int = 7
 
     _STR_KEYS = (
         "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WECHAT_APPID", "WECHAT_APP_SECRET",
         "WECHAT_API_BASE", "WECHATPAY_MCHID", "WECHATPAY_MERCHANT_SERIAL",
         "WECHATPAY_PRIVATE_KEY_FILE", "WECHATPAY_APIV3_KEY", "WECHATPAY_PUBLIC_KEY_FILE",
         "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_API_BASE", "WECHATPAY_NOTIFY_URL", "PUBLIC_BASE_URL",
+        "WECHATPAY_REFUND_NO_PREFIX",
         "ALERT_WEBHOOK_URL", "ALERT_STAFF_OPENIDS", "WECHAT_SANDBOX_STATE_FILE",
         "WECHAT_TEMPLATE_BILL_ISSUED", "WECHAT_TEMPLATE_DUE_SOON", "WECHAT_TEMPLATE_OVERDUE",
         "WECHAT_TEMPLATE_PAYMENT_SUCCESS", "WECHAT_TEMPLATE_DISPUTE_REPLY", "WECHAT_TEMPLATE_STAFF_ALERT",
@@ -102,6 +113,7 @@ class Config:
     _INT_KEYS = (
         "ADJUSTMENT_APPROVAL_THRESHOLD_FEN", "OFFLINE_PAYMENT_APPROVAL_THRESHOLD_FEN",
         "REFUND_APPROVAL_THRESHOLD_FEN", "SIGNATURE_FAILURE_ALERT_THRESHOLD",
+        "EXPORT_INLINE_ROWS", "TASK_FILE_RETENTION_DAYS",
     )
     _BOOL_KEYS = ("DEMO_MODE",)
 
@@ -119,6 +131,9 @@ class Config:
         for key in cls._BOOL_KEYS:
             if key in env:
                 setattr(cfg, key, parse_bool(key, env[key]))
+        if cfg.WECHATPAY_REFUND_NO_PREFIX and not REFUND_NO_PREFIX_RE.match(cfg.WECHATPAY_REFUND_NO_PREFIX):
+            raise ConfigError("WECHATPAY_REFUND_NO_PREFIX must be 1-8 characters of [0-9A-Za-z], "
+                              f"not {cfg.WECHATPAY_REFUND_NO_PREFIX!r}")
         if "METER_ANOMALY_FACTOR" in env:
             cfg.METER_ANOMALY_FACTOR = Decimal(env["METER_ANOMALY_FACTOR"])
         return cfg

@@ -131,8 +131,28 @@ class ImportSpec:
     is_empty: Callable = lambda plan: not plan
 
 
+class _ReportingRows(list):
+    """The file's rows, calling ``progress(done, total)`` as the validator walks them:
+    ``(0, total)`` first, then once after each row."""
+
+    def __init__(self, rows: list, progress: Callable[[int, int], None]):
+        super().__init__(rows)
+        self._progress = progress
+
+    def __iter__(self):
+        total = len(self)
+        self._progress(0, total)
+        for done, row in enumerate(super().__iter__(), 1):
+            yield row
+            self._progress(done, total)
+
+
 def run_import(spec: ImportSpec, source, community, actor: audit.Actor, *,
-               dry_run: bool = False, filename: str | None = None) -> ImportReport:
+               dry_run: bool = False, filename: str | None = None,
+               progress: Callable[[int, int], None] | None = None) -> ImportReport:
+    """Validate every row, then (unless ``dry_run`` or any error) write all in one
+    transaction.  ``progress(done, total)``, if given, is called with the number of
+    data rows validated so far (a task's progress bar)."""
     community = resolve_community(community)
     if filename is None and isinstance(source, (str, Path)):
         filename = Path(source).name
@@ -151,6 +171,8 @@ def run_import(spec: ImportSpec, source, community, actor: audit.Actor, *,
     if not rows:
         report.file_error("NO_ROWS", "文件中没有数据行")
         return report
+    if progress is not None:
+        rows = _ReportingRows(rows, progress)
     plan = spec.validate(community, table.fields, rows, report)
     if report.has_errors or dry_run or spec.is_empty(plan):
         return report

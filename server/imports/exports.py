@@ -196,25 +196,47 @@ def arrears_by_house(community, as_of: dt.date | None = None) -> Iterator[HouseA
              for b in bills])
 
 
+def arrears_lines(community, as_of: dt.date | None = None,
+                  summary: ExportSummary | None = None) -> Iterator[list]:
+    """The rows of the arrears export (``ARREARS_HEADERS``): each open bill, a 小计
+    per house, one 合计 at the end; ``summary`` (if given) counts rows and totals."""
+    community = resolve_community(community)
+    summary = summary or ExportSummary("", "")
+    summary.totals = {"houses": 0, "bills": 0, "balance_fen": 0}
+    for house in arrears_by_house(community, as_of):
+        who = [safe_text(house.building), safe_text(house.unit), safe_text(house.room_no),
+               safe_text(house.owner_name), house.owner_phone]
+        for line in house.lines:
+            yield who + [safe_text(line.fee_item), line.period, line.due_date,
+                         line.days_overdue, line.bucket, format_yuan(line.balance_fen)]
+        yield who + [SUBTOTAL, "", "", house.max_days_overdue,
+                     ageing_bucket(house.max_days_overdue), format_yuan(house.total_fen)]
+        summary.rows += len(house.lines) + 1
+        summary.totals["houses"] += 1
+        summary.totals["bills"] += len(house.lines)
+        summary.totals["balance_fen"] += house.total_fen
+    yield ["", "", "", "", "", GRAND_TOTAL, "", "", "", f"{summary.totals['houses']} 户",
+           format_yuan(summary.totals["balance_fen"])]
+    summary.rows += 1
+
+
+def arrears_line_count(community) -> int:
+    """How many rows ``arrears_lines`` yields for ``community`` (bills + houses + 合计):
+    two COUNT queries, for a progress bar or the choice to export in a task."""
+    community = resolve_community(community)
+    open_bills = (Bill.select().where(Bill.community == community, Bill.status.in_(BillStatus.OPEN),
+                                      _balance() > 0))
+    bills = open_bills.count()
+    houses = open_bills.select(Bill.house).distinct().count() if bills else 0
+    return bills + houses + 1
+
+
 def export_arrears(path: str | Path, community, *, as_of: dt.date | None = None,
                    fmt: str | None = None) -> ExportSummary:
     fmt = format_for(path, fmt)
     community = resolve_community(community)
-    summary = ExportSummary(str(path), fmt, totals={"houses": 0, "bills": 0, "balance_fen": 0})
+    summary = ExportSummary(str(path), fmt)
     with table_writer(path, fmt, ARREARS_HEADERS, sheet_title="欠费") as out:
-        for house in arrears_by_house(community, as_of):
-            who = [safe_text(house.building), safe_text(house.unit), safe_text(house.room_no),
-                   safe_text(house.owner_name), house.owner_phone]
-            for line in house.lines:
-                out.write(who + [safe_text(line.fee_item), line.period, line.due_date,
-                                 line.days_overdue, line.bucket, format_yuan(line.balance_fen)])
-            out.write(who + [SUBTOTAL, "", "", house.max_days_overdue,
-                             ageing_bucket(house.max_days_overdue), format_yuan(house.total_fen)])
-            summary.rows += len(house.lines) + 1
-            summary.totals["houses"] += 1
-            summary.totals["bills"] += len(house.lines)
-            summary.totals["balance_fen"] += house.total_fen
-        out.write(["", "", "", "", "", GRAND_TOTAL, "", "", "", f"{summary.totals['houses']} 户",
-                   format_yuan(summary.totals["balance_fen"])])
-        summary.rows += 1
+        for row in arrears_lines(community, as_of, summary):
+            out.write(row)
     return summary

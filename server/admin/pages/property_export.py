@@ -1,23 +1,22 @@
 """A large house list is exported by a task (progress shown), then downloaded.
 
-Up to ``EXPORT_INLINE_ROWS`` rows the list page answers the file itself.  The
-task writes the file under ``<instance>/exports/`` named by the task id; only
-the staff member who started it may download it, and only while every
-community it covers is still theirs to see.
+Up to ``EXPORT_INLINE_ROWS`` rows the list page answers the file itself.  Above
+it the generic export task (``server.admin.exporting``, kind ``export_houses``)
+streams the rows to ``<instance>/exports/houses-<task id>.<fmt>``.  This page's
+own view of the task lets only the staff member who started it download the
+file, and only while every community it covers is still theirs to see.
 """
 from __future__ import annotations
 
-import pathlib
-
 from flask import abort, current_app, render_template, send_file, url_for
 
-from server import tasks
-from server.admin import auth
-from server.admin.common import actor, permitted_community_ids, staff
+from server.admin import auth, exporting
+from server.admin.common import permitted_community_ids, staff
 from server.admin.views import bp
 from server.property import services
-from server.property.models import HouseStatus
-from server.tasks.models import AdminTask, TaskStatus
+from server.property.models import House, HouseStatus
+from server.tasks import queries as task_queries
+from server.tasks.models import AdminTask
 
 EXPORT_INLINE_ROWS = 5000
 CHUNK = 1000
@@ -35,17 +34,32 @@ def house_rows(houses) -> list[list]:
             for h in houses]
 
 
-def start_export(community_ids: list[int], filters: dict, fmt: str):
-    params = {"community_ids": community_ids, "fmt": fmt, **filters,
-              "out_dir": str(pathlib.Path(current_app.instance_path) / "exports")}
-    task = tasks.start("export_houses", params, actor(),
-                       community_id=community_ids[0] if len(community_ids) == 1 else None,
-                       label=f"导出房屋列表（{fmt.upper()}）")
+def _query(params: dict):
+    return services.search_houses(params["community_ids"], building_id=params.get("building_id"),
+                                  room=params.get("room", ""), owner=params.get("owner", ""))
+
+
+def _rows(params: dict):
+    """The rows in batches of ``CHUNK`` houses (a binding-count query per batch)."""
+    query = _query(params).order_by_extend(House.id)
+    page = 1
+    while batch := list(query.paginate(page, CHUNK)):
+        yield from house_rows(batch)
+        page += 1
+
+
+HOUSES = exporting.register(exporting.ExportList(
+    "houses", "房屋列表", HEADERS, count=lambda p: _query(p).count(), rows=_rows))
+
+
+def start_export(community_ids: list[int], filters: dict, fmt: str) -> str:
+    """Start the export task; the URL of its page."""
+    task = exporting.start("houses", {"community_ids": community_ids, **filters}, fmt)
     return url_for("admin.house_export_task", task_id=task.id)
 
 
 def _own_task(task_id: int) -> AdminTask:
-    task = AdminTask.get_or_none(AdminTask.id == task_id, AdminTask.kind == "export_houses")
+    task = AdminTask.get_or_none(AdminTask.id == task_id, AdminTask.kind == HOUSES.kind)
     if task is None or task.staff_id != staff().id:
         abort(404)
     if not set(task.params["community_ids"]) <= set(permitted_community_ids()):
@@ -63,34 +77,11 @@ def house_export_task(task_id: int):
 @auth.require_role()
 def house_export_download(task_id: int):
     task = _own_task(task_id)
-    if task.status != TaskStatus.DONE:
-        abort(404)
-    path = pathlib.Path(task.params["out_dir"]) / f"houses-{task.id}.{task.params['fmt']}"
-    if not path.exists():
-        abort(404, "导出文件已不存在，请重新导出")
-    return send_file(path, as_attachment=True, download_name=f"房屋列表.{task.params['fmt']}")
+    path = task_queries.export_file(task, current_app.instance_path)
+    if path is None:
+        abort(404, "导出文件尚未生成或已清理，请重新导出")
+    return send_file(path, as_attachment=True, download_name=f"房屋列表.{task.params['fmt']}",
+                     max_age=0)
 
 
-@tasks.handler("export_houses")
-def _export_task(task, progress) -> dict:
-    from server.admin.common import export_response
-
-    p = task.params
-    query = services.search_houses(p["community_ids"], building_id=p.get("building_id"),
-                                   room=p.get("room", ""), owner=p.get("owner", ""))
-    total = query.count()
-    progress.total(total)
-    rows: list[list] = []
-    for page in range(1, total // CHUNK + 2):
-        batch = list(query.paginate(page, CHUNK))
-        rows.extend(house_rows(batch))
-        progress.advance(len(batch))
-    progress.flush()
-    body = export_response("房屋列表", HEADERS, rows, p["fmt"]).get_data()
-    out = pathlib.Path(p["out_dir"])
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"houses-{task.id}.{p['fmt']}").write_bytes(body)
-    return {"rows": total}
-
-
-tasks.register_module("server.admin.pages.property_export")
+exporting.tasks.register_module("server.admin.pages.property_export")
