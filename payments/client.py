@@ -243,8 +243,9 @@ def client_from_config(config, session: requests.Session | None = None, **kwargs
         if not (get("WECHATPAY_PUBLIC_KEY_FILE") and get("WECHATPAY_PUBLIC_KEY_ID")):
             raise ValueError("WECHATPAY_PUBLIC_KEY_FILE and WECHATPAY_PUBLIC_KEY_ID go together")
         public_keys[get("WECHATPAY_PUBLIC_KEY_ID")] = read(get("WECHATPAY_PUBLIC_KEY_FILE"))
+    # The daily certificate refresh runs off the request path (payments.verifier_certs).
     verifier = WeChatPayVerifier(apiv3_key=get("WECHATPAY_APIV3_KEY"), public_keys=public_keys,
-                                 use_platform_certificates=True)
+                                 use_platform_certificates=True, refresh_in_background=True)
     return WeChatPayClient(get("WECHATPAY_MCHID"), get("WECHATPAY_MERCHANT_SERIAL"),
                            read(get("WECHATPAY_PRIVATE_KEY_FILE")), get("WECHATPAY_APIV3_KEY"),
                            get("WECHATPAY_API_BASE"), verifier, get("WECHAT_APPID"),

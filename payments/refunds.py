@@ -9,6 +9,7 @@ the same refund at WeChat.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 
@@ -19,6 +20,7 @@ from payments.models import Channel, OrderStatus, PaymentOrder
 from payments.states import transition
 from server import audit
 from server.alerts import Severity, raise_alert
+from server.config import REFUND_NO_PREFIX_RE, Config, ConfigError
 from server.db import for_update, transaction
 from server.errors import Conflict, Forbidden, NotFound, ValidationError
 from server.ledger import posting
@@ -28,7 +30,43 @@ from server.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 
-def out_refund_no(payment_id: int, bill_id: int, request_key: str) -> str:
+def refund_no_prefix(config=None) -> str:
+    """This installation's tag in ``out_refund_no``: ``WECHATPAY_REFUND_NO_PREFIX``, or
+    (unset) 6 characters derived from ``SECRET_KEY``, which each installation generates
+    for itself on first run.  ``config`` defaults to the app's (or the environment's)."""
+    config = _current_config() if config is None else config
+    explicit = (getattr(config, "WECHATPAY_REFUND_NO_PREFIX", "") or "").strip()
+    if explicit:
+        if not REFUND_NO_PREFIX_RE.match(explicit):
+            raise ConfigError(f"WECHATPAY_REFUND_NO_PREFIX must be 1-8 of [0-9A-Za-z], not {explicit!r}")
+        return explicit
+    secret = (getattr(config, "SECRET_KEY", "") or "").encode()
+    return base64.b32encode(hashlib.sha256(b"wuyepay/out_refund_no\0" + secret).digest()).decode()[:6]
+
+
+def _current_config():
+    from flask import current_app, has_app_context
+
+    if has_app_context() and "wuyepay_config" in current_app.extensions:
+        return current_app.extensions["wuyepay_config"]
+    return Config.from_env()
+
+
+def out_refund_no(payment_id: int, bill_id: int, request_key: str, prefix: str | None = None) -> str:
+    """``RF<prefix>_<payment>B<bill>_<20 hex>``: 1-64 of [0-9A-Za-z_] (WeChat: 1-64 of
+    [0-9a-zA-Z_-|*@]).  Deterministic: the same request is the same refund at WeChat, so a
+    retry can never refund twice; the prefix keeps installations sharing a merchant id apart.
+    Very long ids drop the readable part: the digest covers them anyway."""
+    prefix = refund_no_prefix() if prefix is None else prefix
+    if not REFUND_NO_PREFIX_RE.match(prefix):
+        raise ValueError(f"refund number prefix must be 1-8 of [0-9A-Za-z], not {prefix!r}")
+    digest = hashlib.sha256(f"{prefix}:{payment_id}:{bill_id}:{request_key}".encode()).hexdigest()[:20].upper()
+    number = f"RF{prefix}_{payment_id}B{bill_id}_{digest}"
+    return number if len(number) <= 64 else f"RF{prefix}_{digest}"
+
+
+def legacy_out_refund_no(payment_id: int, bill_id: int, request_key: str) -> str:
+    """The number before installation prefixes: a retry of a request made then finds its refund."""
     digest = hashlib.sha256(f"{payment_id}:{bill_id}:{request_key}".encode()).hexdigest()[:20].upper()
     return f"RF{payment_id}B{bill_id}{digest}"[:64]
 
@@ -44,8 +82,10 @@ def refundable_fen(payment_id: int, bill_id: int) -> int:
 
 
 def request_refund(payment_id: int, bill_id: int, amount_fen: int, reason: str, actor: audit.Actor,
-                   *, request_key: str) -> Refund:
-    """Reserve a refund.  The same ``request_key`` (a form's one-time token) returns the same refund."""
+                   *, request_key: str, prefix: str | None = None) -> Refund:
+    """Reserve a refund.  The same ``request_key`` (a form's one-time token) returns the same refund.
+
+    ``prefix``: this installation's refund-number tag (default :func:`refund_no_prefix`)."""
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen <= 0:
         raise ValidationError("退款金额必须为正整数（分）", details={"amount_fen": repr(amount_fen)})
     reason = (reason or "").strip()
@@ -53,8 +93,10 @@ def request_refund(payment_id: int, bill_id: int, amount_fen: int, reason: str, 
         raise ValidationError("请填写退款原因", details={"reason": "required"})
     if not request_key:
         raise ValidationError("request_key is required", details={"request_key": "required"})
-    number = out_refund_no(payment_id, bill_id, request_key)
-    existing = Refund.get_or_none(Refund.out_refund_no == number)
+    number = out_refund_no(payment_id, bill_id, request_key, prefix)
+    # The same request made before numbers carried a prefix keeps its (legacy) number.
+    numbers = (number, legacy_out_refund_no(payment_id, bill_id, request_key))
+    existing = Refund.get_or_none(Refund.out_refund_no.in_(numbers))
     if existing is not None:
         return existing
     try:
@@ -64,7 +106,7 @@ def request_refund(payment_id: int, bill_id: int, amount_fen: int, reason: str, 
                 raise NotFound("收款记录不存在", code="PAYMENT_NOT_FOUND")
             # A second click that waited for our lock finds the first click's refund
             # here; checking the amount first would refuse it as "exceeds paid".
-            existing = Refund.get_or_none(Refund.out_refund_no == number)
+            existing = Refund.get_or_none(Refund.out_refund_no.in_(numbers))
             if existing is not None:
                 return existing
             available = refundable_fen(payment.id, bill_id)

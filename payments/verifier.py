@@ -8,6 +8,10 @@ The key is chosen by ``Wechatpay-Serial``:
   downloaded from ``GET /v3/certificates``, decrypted with the APIv3 key,
   checked (serial == certificate serial, validity), cached, refreshed daily
   and, on an unknown serial, at most once a minute (RELIABILITY.md R3).
+  With ``refresh_in_background`` (what :func:`payments.client.client_from_config`
+  sets) the daily refresh never delays a callback that a cached, valid key
+  verifies: it runs on a background thread, one at a time, and alerts when
+  it keeps failing (see :mod:`payments.verifier_certs`).
 
 Both may be active at once and each may hold several keys, so a rotation
 overlap verifies with the old and the new serial (R17).  Verification checks
@@ -29,7 +33,9 @@ from payments.certs import CertificateInfo, normalize_serial, parse_certificate
 from payments.exceptions import (
     DecryptError, InvalidSignature, MissingHeaders, StaleTimestamp, UnknownSerial,
 )
-from payments.verifier_certs import PlatformCertificatesMixin, header
+from payments.verifier_certs import (
+    PlatformCertificatesMixin, StaleAlert, header, raise_stale_certificates_alert,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +57,9 @@ class WeChatPayVerifier(PlatformCertificatesMixin):
                  fetch_certificates: CertificateFetcher | None = None,
                  clock: Callable[[], float] = time.time, max_skew: int = MAX_CLOCK_SKEW,
                  refresh_interval: float = REFRESH_INTERVAL,
-                 min_refresh_interval: float = MIN_REFRESH_INTERVAL):
+                 min_refresh_interval: float = MIN_REFRESH_INTERVAL,
+                 refresh_in_background: bool = False,
+                 alert: StaleAlert | None = raise_stale_certificates_alert):
         self._apiv3_key = apiv3_key
         self._clock = clock
         self.max_skew = max_skew
@@ -66,6 +74,13 @@ class WeChatPayVerifier(PlatformCertificatesMixin):
         self._last_attempt: float | None = None
         self._last_success: float | None = None
         self.refresh_count = 0
+        # Background refresh (single flight) and its failure bookkeeping.
+        self.refresh_in_background = refresh_in_background
+        self._alert = alert
+        self._background: threading.Thread | None = None
+        self._background_running = False
+        self._failing_since: float | None = None
+        self.refresh_failures = 0
         for key_id, pem in (public_keys or {}).items():
             self.add_public_key(key_id, pem)
         for pem in certificates:
@@ -170,8 +185,9 @@ class WeChatPayVerifier(PlatformCertificatesMixin):
         skew = abs(self._clock() - timestamp)
         if skew > self.max_skew:
             raise StaleTimestamp(f"Wechatpay-Timestamp is {int(skew)} s away from now")
-        self._maybe_daily_refresh()
         serial = values["Wechatpay-Serial"]
+        # A cached, valid key for this serial: the daily refresh must not delay us.
+        self._maybe_daily_refresh(key_held=self._lookup(serial) is not None)
         key = self.key_for(serial)
         signature = values["Wechatpay-Signature"]
         message = crypto.response_sign_message(timestamp, values["Wechatpay-Nonce"], body)

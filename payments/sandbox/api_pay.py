@@ -145,6 +145,10 @@ def query_refund(out_refund_no: str):
 def certificates():
     """Platform certificates, each encrypted with the APIv3 key (AAD ``certificate``, §8)."""
     state = _state()
+    if state.faults.certificates_latency:
+        state.wait(state.faults.certificates_latency)
+    if state.take("fail_certificates"):
+        raise SandboxApiError(500, "SYSTEM_ERROR", "系统错误")
     if not state.certificates_enabled:
         # Merchants opened after ~2024-09 only have public keys (§2).
         raise SandboxApiError(500, "SYSTEM_ERROR", "系统错误，该商户未启用平台证书")

@@ -40,9 +40,12 @@ class Faults:
     forge_responses: int = 0          # /v3 answers signed by a key WeChat does not have
     response_clock_skew: int = 0      # seconds added to answers' Wechatpay-Timestamp
     corrupt_bill_download: int = 0    # bill downloads with one byte changed
+    certificates_latency: float = 0.0  # seconds added before a GET /v3/certificates answer
+    fail_certificates: int = 0        # GET /v3/certificates answered 500 SYSTEM_ERROR
 
     COUNTERS = ("fail_5xx", "timeout_after_create", "drop_callbacks", "wrong_amount",
-                "probe_callbacks", "probe_responses", "forge_responses", "corrupt_bill_download")
+                "probe_callbacks", "probe_responses", "forge_responses", "corrupt_bill_download",
+                "fail_certificates")
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
