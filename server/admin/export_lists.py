@@ -12,7 +12,8 @@ import datetime as dt
 from server.admin import exporting
 from server.admin.pages.billing_bills import EXPORT_HEADERS, _export_rows
 from server.billing import queries
-from server.imports.exports import ARREARS_HEADERS, arrears_line_count, arrears_lines
+from server.imports.exports import (ARREARS_HEADERS, arrears_line_count_many,
+                                   arrears_lines_by_community)
 from server.property.models import Community
 from server.timeutil import local_today
 
@@ -55,14 +56,13 @@ def _communities(params: dict):
 
 def _arrears_rows(params: dict):
     as_of = dt.date.fromisoformat(params["as_of"])
-    for community in _communities(params):
-        for row in arrears_lines(community, as_of):
-            yield [community.name, *row]
+    for community, row in arrears_lines_by_community(_communities(params), as_of):
+        yield [community.name, *row]
 
 
 ARREARS = exporting.register(exporting.ExportList(
     "arrears", "欠费明细", ["小区", *ARREARS_HEADERS],
-    count=lambda p: sum(arrears_line_count(c) for c in _communities(p)),
+    count=lambda p: arrears_line_count_many([c.id for c in _communities(p)]),
     rows=_arrears_rows))
 
 

@@ -61,6 +61,10 @@ def _balance():
 
 
 def _bill_query(community: Community):
+    return _bill_select().where(Bill.community == community)
+
+
+def _bill_select():
     return (Bill
             .select(Bill.id, Bill.period, Bill.quantity, Bill.unit, Bill.unit_price,
                     Bill.amount_fen, Bill.adjusted_fen, Bill.late_fee_fen, Bill.paid_fen,
@@ -71,8 +75,7 @@ def _bill_query(community: Community):
             .join(House, on=(Bill.house == House.id))
             .join(Building, on=(House.building == Building.id))
             .switch(Bill)
-            .join(FeeItem, on=(Bill.fee_item == FeeItem.id))
-            .where(Bill.community == community))
+            .join(FeeItem, on=(Bill.fee_item == FeeItem.id)))
 
 
 def _check_filters(period_from, period_to, statuses) -> list[str] | None:
@@ -174,20 +177,25 @@ class HouseArrears:
         return max(line.days_overdue for line in self.lines)
 
 
-def arrears_by_house(community, as_of: dt.date | None = None) -> Iterator[HouseArrears]:
-    """Open bills with a balance, grouped per house, aged as of ``as_of``
-    (default: today in Shanghai)."""
-    community = resolve_community(community)
-    as_of = as_of or local_today()
-    query = (_bill_query(community)
-             .where(Bill.status.in_(BillStatus.OPEN), _balance() > 0)
-             .order_by(Building.name, House.unit, House.room_no, Bill.house, Bill.period,
-                       FeeItem.name, Bill.id)
+def _open_with_balance(community_ids: list[int]):
+    return (Bill.community.in_(community_ids), Bill.status.in_(BillStatus.OPEN), _balance() > 0)
+
+
+def _arrears_groups(community_ids: list[int], as_of: dt.date) -> Iterator[tuple[int, HouseArrears]]:
+    """(community id, house arrears) for every house of these communities that owes,
+    in community code order then house order: one streamed query whatever the count."""
+    query = (_bill_select()
+             .select_extend(Bill.community)
+             .join(Community, on=(Bill.community == Community.id))
+             .where(*_open_with_balance(community_ids))
+             .order_by(Community.code, Building.name, House.unit, House.room_no, Bill.house,
+                       Bill.period, FeeItem.name, Bill.id)
              .dicts().iterator())
-    for house_id, bills in itertools.groupby(query, key=lambda b: b["house"]):
+    for (community_id, house_id), bills in itertools.groupby(
+            query, key=lambda b: (b["community"], b["house"])):
         bills = list(bills)
         first = bills[0]
-        yield HouseArrears(
+        yield community_id, HouseArrears(
             house_id, first["building"], first["house_unit"], first["room_no"],
             first["owner_name"], first["owner_phone"],
             [ArrearsLine(b["id"], b["fee_item"], b["period"], b["due_date"],
@@ -196,14 +204,17 @@ def arrears_by_house(community, as_of: dt.date | None = None) -> Iterator[HouseA
              for b in bills])
 
 
-def arrears_lines(community, as_of: dt.date | None = None,
-                  summary: ExportSummary | None = None) -> Iterator[list]:
-    """The rows of the arrears export (``ARREARS_HEADERS``): each open bill, a 小计
-    per house, one 合计 at the end; ``summary`` (if given) counts rows and totals."""
+def arrears_by_house(community, as_of: dt.date | None = None) -> Iterator[HouseArrears]:
+    """Open bills with a balance, grouped per house, aged as of ``as_of``
+    (default: today in Shanghai)."""
     community = resolve_community(community)
-    summary = summary or ExportSummary("", "")
+    for _, house in _arrears_groups([community.id], as_of or local_today()):
+        yield house
+
+
+def _house_rows(houses: Iterator[HouseArrears], summary: ExportSummary) -> Iterator[list]:
     summary.totals = {"houses": 0, "bills": 0, "balance_fen": 0}
-    for house in arrears_by_house(community, as_of):
+    for house in houses:
         who = [safe_text(house.building), safe_text(house.unit), safe_text(house.room_no),
                safe_text(house.owner_name), house.owner_phone]
         for line in house.lines:
@@ -220,15 +231,45 @@ def arrears_lines(community, as_of: dt.date | None = None,
     summary.rows += 1
 
 
-def arrears_line_count(community) -> int:
-    """How many rows ``arrears_lines`` yields for ``community`` (bills + houses + 合计):
-    two COUNT queries, for a progress bar or the choice to export in a task."""
+def arrears_lines(community, as_of: dt.date | None = None,
+                  summary: ExportSummary | None = None) -> Iterator[list]:
+    """The rows of the arrears export (``ARREARS_HEADERS``): each open bill, a 小计
+    per house, one 合计 at the end; ``summary`` (if given) counts rows and totals."""
     community = resolve_community(community)
-    open_bills = (Bill.select().where(Bill.community == community, Bill.status.in_(BillStatus.OPEN),
-                                      _balance() > 0))
+    summary = summary or ExportSummary("", "")
+    yield from _house_rows(arrears_by_house(community, as_of), summary)
+
+
+def arrears_lines_by_community(communities: list[Community],
+                               as_of: dt.date | None = None) -> Iterator[tuple[Community, list]]:
+    """``arrears_lines`` of several communities (in the given order, which must be by
+    code) from one streamed query: (community, row) pairs, a 合计 per community."""
+    groups = _arrears_groups([c.id for c in communities], as_of or local_today())
+    pending = next(groups, None)
+    for community in communities:
+        def houses():
+            nonlocal pending
+            while pending is not None and pending[0] == community.id:
+                yield pending[1]
+                pending = next(groups, None)
+
+        for row in _house_rows(houses(), ExportSummary("", "")):
+            yield community, row
+
+
+def arrears_line_count(community) -> int:
+    """How many rows ``arrears_lines`` yields for ``community`` (bills + houses + 合计)."""
+    community = resolve_community(community)
+    return arrears_line_count_many([community.id])
+
+
+def arrears_line_count_many(community_ids: list[int]) -> int:
+    """Rows of the arrears export of these communities (bills + houses + one 合计 each):
+    two COUNT queries, for a progress bar or the choice to export in a task."""
+    open_bills = Bill.select().where(*_open_with_balance(community_ids))
     bills = open_bills.count()
     houses = open_bills.select(Bill.house).distinct().count() if bills else 0
-    return bills + houses + 1
+    return bills + houses + len(community_ids)
 
 
 def export_arrears(path: str | Path, community, *, as_of: dt.date | None = None,
