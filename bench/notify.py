@@ -355,7 +355,7 @@ def run_mode(mode: str, pg, args, keys: dict, workdir: Path) -> bool:
     pooled = url.replace("postgresql://", "postgresql+pool://", 1) + \
         f"?max_connections={args.threads + 12}&stale_timeout=300"
     env = {**os.environ, "DATABASE_URL": pooled, "DEMO_MODE": "0", "WUYEPAY_INSTANCE_PATH": str(workdir),
-           "SECRET_KEY": "bench", "WECHATPAY_MCHID": MCHID, "WECHAT_APPID": APPID,
+           "SECRET_KEY": "bench-" + "0" * 40, "WECHATPAY_MCHID": MCHID, "WECHAT_APPID": APPID,
            "WECHATPAY_MERCHANT_SERIAL": "1DDE55AD98ED71D6EDD4A4A16996DE7B47773A8C",
            "WECHATPAY_PRIVATE_KEY_FILE": str(workdir / "apiclient_key.pem"),
            "WECHATPAY_APIV3_KEY": keys["apiv3_key"], "WECHATPAY_PUBLIC_KEY_ID": PUBLIC_KEY_ID,

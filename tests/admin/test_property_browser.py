@@ -43,7 +43,10 @@ def test_a_manager_finds_a_house_prints_a_binding_code_and_approves_a_request(st
     assert re.fullmatch(r"[A-Z2-9]{5} [A-Z2-9]{5}", code)
     assert "有效期至" in page.inner_text("main")
     b.screenshot("admin-binding-code")
-    page.reload()
+    dbmod.database.connect(reuse_if_open=True)
+    issued = BindingCode.get(BindingCode.house == house.id)
+    dbmod.database.close()
+    b.goto(f"/admin/houses/{house.id}/binding-codes/{issued.id}/print")
     assert page.locator("#binding-code").count() == 0  # shown once: only the hash is kept
 
     b.goto("/admin/bindings")

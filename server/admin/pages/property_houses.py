@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import peewee
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 
 from server.admin import auth
 from server.admin.common import (MANAGE, WRITE, actor, chosen_community_ids, export_response,
@@ -22,8 +22,6 @@ ROLE_LABELS = {"owner": "业主", "tenant": "租户", "family": "家属"}
 VERIFIED_LABELS = {"phone": "手机号验证", "code": "绑定码", "staff": "物业审核", "import": "导入"}
 BINDING_LABELS = {"active": "已绑定", "pending": "待审核", "rejected": "已拒绝", "revoked": "已解除"}
 HOUSE_STATUS_LABELS = {HouseStatus.OCCUPIED: "已入住", HouseStatus.VACANT: "空置"}
-# The plain code lives only in the staff member's session, from issue to the print page.
-_SESSION_KEY = "fresh_binding_codes"
 
 
 def _building_filter(ids: list[int]) -> int | None:
@@ -124,10 +122,9 @@ def binding_code_issue(house_id: int):
         flash("请选择绑定身份", "error")
         return redirect(url_for("admin.house_detail", house_id=house.id))
     code, row = bindings.issue_binding_code(house.id, role, actor())
-    fresh = dict(session.get(_SESSION_KEY) or {})
-    fresh[str(row.id)] = code
-    session[_SESSION_KEY] = fresh
-    return redirect(url_for("admin.binding_code_print", house_id=house.id, code_id=row.id))
+    # Shown once, in this response (served with Cache-Control: no-store): only the hash
+    # is stored, and the plain code must not travel in the signed-but-readable session cookie.
+    return _print_page(house, row, code)
 
 
 @bp.route("/houses/<int:house_id>/binding-codes/<int:code_id>/print")
@@ -137,10 +134,11 @@ def binding_code_print(house_id: int, code_id: int):
     row = BindingCode.get_or_none(BindingCode.id == code_id, BindingCode.house == house.id)
     if row is None:
         abort(404)
-    # Only the hash is stored: the code can be shown once, right after it was issued.
-    fresh = dict(session.get(_SESSION_KEY) or {})
-    code = fresh.pop(str(code_id), None)
-    session[_SESSION_KEY] = fresh
+    # Only the hash is stored: the code was shown once, in the response that issued it.
+    return _print_page(house, row, None)
+
+
+def _print_page(house, row: BindingCode, code: str | None):
     shown = " ".join((code[:5], code[5:])) if code else None
     return render_template("admin/property/binding_code_print.html", house=house, row=row,
                            code=shown, role_labels=ROLE_LABELS,
