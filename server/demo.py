@@ -112,11 +112,28 @@ def load_demo(*, seed: int = 20261123, today_period: str | None = None, pay=None
         summary["houses"] += len(houses)
     if pay is not None:
         summary["payments"] = pay(periods, rng)
+        summary.update(leave_work_for_staff(periods))
     return summary
 
 
 def is_empty() -> bool:
     return Community.select().count() == 0
+
+
+DEMO_STAFF_PASSWORD = "wuyepay-demo"    # the demo's cashiers and manager: demo data only
+
+
+def _demo_staff(username: str, display_name: str, role: str):
+    """A demo staff member who can sign in (password DEMO_STAFF_PASSWORD) to every community."""
+    from server.admin.auth import hash_password
+    from server.staff.models import StaffCommunity, StaffUser
+
+    user, created = StaffUser.get_or_create(username=username, defaults={
+        "display_name": display_name, "role": role, "password_hash": hash_password(DEMO_STAFF_PASSWORD)})
+    if created:
+        for community in Community.select().order_by(Community.id):
+            StaffCommunity.create(staff=user, community=community)
+    return user
 
 
 def pay_some_at_the_counter(periods: list[str], rng: random.Random) -> int:
@@ -125,13 +142,11 @@ def pay_some_at_the_counter(periods: list[str], rng: random.Random) -> int:
     from payments import offline
     from payments.models import Channel
     from server.billing.models import Bill, BillStatus
-    from server.staff.models import StaffRole, StaffUser
+    from server.staff.models import StaffRole
 
-    cashiers = [StaffUser.get_or_create(username=name, defaults={"display_name": label,
-                                                                  "role": StaffRole.CASHIER})[0]
+    cashiers = [_demo_staff(name, label, StaffRole.CASHIER)
                 for name, label in (("cashier1", "收银员小王"), ("cashier2", "收银员小李"))]
-    StaffUser.get_or_create(username="manager1", defaults={"display_name": "经理老张",
-                                                           "role": StaffRole.MANAGER})
+    _demo_staff("manager1", "经理老张", StaffRole.MANAGER)
     share = {periods[0]: 0.85, periods[1]: 0.5, periods[2]: 0.1}
     count = 0
     for community in Community.select().order_by(Community.id):
@@ -153,3 +168,55 @@ def pay_some_at_the_counter(periods: list[str], rng: random.Random) -> int:
                     approval_threshold_fen=10**12, received_on=day)
                 count += 1
     return count
+
+
+def leave_work_for_staff(periods: list[str]) -> dict:
+    """What a manager finds waiting on the demo, made through the staff services:
+    an adjustment above the approval threshold and a refund request, both waiting
+    for approval, and the newest period's billing re-run as a finished staff task."""
+    from jobs import backends
+    from payments import refunds
+    from payments.models import Channel
+    from server import tasks
+    from server.billing import adjustments
+    from server.billing.models import AdjustmentKind, Bill, BillStatus, FeeItem
+    from server.config import Config
+    from server.ledger.models import Allocation, Payment
+    from server.staff.models import StaffUser
+
+    cashier = StaffUser.get(StaffUser.username == "cashier1")
+    manager = StaffUser.get(StaffUser.username == "manager1")
+    done = {}
+    # The largest open metered bill of the newest period: a suspected leak, corrected
+    # down to a fifth; above the threshold, so it waits for a second staff member.
+    bill = (Bill.select().join(FeeItem).where(Bill.period == periods[-1], Bill.status == BillStatus.UNPAID,
+                                              FeeItem.code.in_(("water", "electricity")))
+            .order_by(Bill.amount_fen.desc(), Bill.id).first())
+    if bill is not None:
+        amount = -(bill.balance_fen - bill.balance_fen // 5)
+        threshold = min(Config.ADJUSTMENT_APPROVAL_THRESHOLD_FEN, abs(amount))
+        adjustments.request_adjustment(bill.id, AdjustmentKind.CORRECTION, amount,
+                                       "业主反映表计异常，经现场核查为漏水，按正常用量更正", audit.Actor.staff(cashier),
+                                       approval_threshold_fen=threshold)
+        done["pending_adjustment_bill"] = bill.id
+    # A refund request for a parking fee paid at the counter (or any counter payment).
+    allocation = (Allocation.select(Allocation, Payment).join(Payment)
+                  .switch(Allocation).join(Bill).join(FeeItem)
+                  .where(Payment.channel != Channel.WECHAT)
+                  .order_by((FeeItem.code == "parking").desc(), Allocation.id).first())
+    if allocation is not None:
+        refunds.request_refund(allocation.payment_id, allocation.bill_id, allocation.amount_fen,
+                               "车位已于上月退租，退还多缴的停车费", audit.Actor.staff(cashier),
+                               request_key="demo-refund-1")
+        done["pending_refund_payment"] = allocation.payment_id
+    # The newest period issued again as a staff task: nothing new, a finished task to show.
+    previous = backends._backend
+    backends.use_backend(backends.InlineBackend())
+    try:
+        for community in Community.select().order_by(Community.id):
+            tasks.start("billing_issue", {"community_id": community.id, "period": periods[-1]},
+                        audit.Actor.staff(manager), community_id=community.id,
+                        label=f"{community.name} {periods[-1]} 开账")
+    finally:
+        backends.use_backend(previous)
+    return done

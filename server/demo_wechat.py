@@ -132,7 +132,7 @@ def _owners(state, wxa, rng: random.Random, config) -> list[tuple]:
     return bound
 
 
-def _pay(state, client, owner, house, yesterday: bool) -> bool:
+def _pay(state, client, owner, house, days_back: int = 0) -> bool:
     """One WeChat Pay payment of the house's oldest open period, through the real path."""
     from payments.models import OrderStatus, PaymentOrder
     from payments.orders import create_order
@@ -145,17 +145,15 @@ def _pay(state, client, owner, house, yesterday: bool) -> bool:
     ids = [b.id for b in bills if b.period == bills[0].period]
     order, _ = create_order(owner.id, ids, idempotency_key=f"demo-{house.id}")
     prepay_id = start_payment(order, client, owner.openid)["package"].removeprefix("prepay_id=")
-    # The payer confirms.  "Yesterday": the sandbox's clock is a day back while it
+    # The payer confirms.  "Days back": the sandbox's clock is that far back while it
     # records the payment; holding its lock keeps the callback's signature (made
     # by the notifier thread under the same lock) on today's clock.
     with state.lock:
-        if yesterday:
-            state.advance(-DAY)
+        state.advance(-DAY * days_back)
         try:
             state.ledger.pay(prepay_id, "success")
         finally:
-            if yesterday:
-                state.advance(DAY)
+            state.advance(DAY * days_back)
     return _wait(lambda: PaymentOrder.select(PaymentOrder.status)
                  .where(PaymentOrder.id == order.id).scalar() == OrderStatus.PAID)
 
@@ -197,12 +195,14 @@ def run(config, *, seed: int = 20261123, now: dt.datetime | None = None) -> dict
             if by_community.get(community.id, 0) >= PAYERS_PER_COMMUNITY:
                 continue
             yesterday = paid_yesterday < PAID_YESTERDAY
-            if _pay(state, client, owner, house, yesterday):
+            if _pay(state, client, owner, house, 1 if yesterday else 0):
                 by_community[community.id] = by_community.get(community.id, 0) + 1
                 paid += 1
                 paid_yesterday += yesterday
-        outbox_jobs.relay()                                         # the receipt messages
         now = now or utcnow()
+        mismatched = _reconcile_with_a_difference(state, client, bound, now)
+        _owner_questions(bound, rng)
+        outbox_jobs.relay()                                         # the receipt messages
         core.spec_for("reminders.send_due_reminders").enqueue(reminder_instant(now).isoformat())
         core.spec_for("reconciliation.daily").enqueue(now.isoformat())
         persist.save(state, state_file)
@@ -213,7 +213,61 @@ def run(config, *, seed: int = 20261123, now: dt.datetime | None = None) -> dict
         served.stop()
     yesterday_run = ReconciliationRun.get_or_none(
         ReconciliationRun.bill_date == now.astimezone(SHANGHAI).date() - dt.timedelta(days=1))
-    return {"wechat_owners": len(bound), "wechat_payments": paid,
+    return {"wechat_owners": len(bound), "wechat_payments": paid + mismatched,
             "reminders_sent": ReminderLog.select().where(ReminderLog.result == ReminderResult.SENT).count(),
             "reconciled": (f"{yesterday_run.bill_date} {yesterday_run.remote_rows} row(s), "
                            f"{yesterday_run.differences} difference(s)") if yesterday_run else "no run"}
+
+
+def _reconcile_with_a_difference(state, client, bound, now: dt.datetime) -> int:
+    """One more WeChat payment, two days ago, reconciled against that day's trade bill
+    as the sandbox renders it with the order's amount raised by 1 yuan: an open
+    ``amount_mismatch`` difference (and its alert) for staff to look into."""
+    import copy
+    import io
+    import types
+
+    from payments.sandbox.bills import render_bill
+    from server.reconciliation.service import reconcile_file
+
+    if not bound:
+        return 0
+    _, house, owner = bound[-1]
+    if not _pay(state, client, owner, house, days_back=2):
+        return 0
+    day = now.astimezone(SHANGHAI).date() - dt.timedelta(days=2)
+    with state.lock:
+        orders = {}
+        for key, order in state.ledger.orders.items():
+            orders[key] = order = copy.deepcopy(order)
+            paid_on = order.success_time and dt.datetime.fromtimestamp(order.success_time, SHANGHAI).date()
+            if paid_on == day:
+                order.request["amount"]["total"] += 100
+        data = render_bill(types.SimpleNamespace(orders=orders, refunds={}), day)
+    reconcile_file(day, io.BytesIO(data), mchid=client.mchid, appid=client.appid)
+    return 1
+
+
+def _owner_questions(bound, rng: random.Random) -> None:
+    """An owner questions a bill (and adds a message); another asks to be bound to a
+    relative's house, which waits for staff approval."""
+    from server.disputes.models import DisputeReason
+    from server.disputes.services import open_dispute, owner_message
+    from server.owners.bindings import request_binding
+    from server.property.models import BindingRole
+
+    for _, house, owner in bound:
+        bill = (Bill.select().where(Bill.house == house.id, Bill.status.in_(BillStatus.OPEN))
+                .order_by(Bill.amount_fen.desc(), Bill.id).first())
+        if bill is not None:
+            dispute = open_dispute(owner.id, bill.id, DisputeReason.READING,
+                                   "这个月的费用比平时高出很多，家里这段时间没怎么住人，麻烦核对一下读数。")
+            owner_message(owner.id, dispute.id, "补充：我拍了表上的读数照片，方便的话请物业上门再看一下。")
+            break
+    if len(bound) >= 2:
+        community, _, requester = bound[1]
+        own = {h.id for _, h, o in bound if o.id == requester.id}
+        houses = list(House.select().where(House.community == community, House.id.not_in(own))
+                      .order_by(House.id).limit(50))
+        if houses:
+            request_binding(requester.id, rng.choice(houses).id, BindingRole.FAMILY)

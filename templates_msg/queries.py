@@ -127,4 +127,6 @@ def stage_label(stage: str) -> str:
         return f"手动提醒活动 {stage[9:]}"
     if stage.startswith("payment_success"):
         return "缴费成功通知"
+    if stage.startswith("dispute_re"):       # dispute_reply / dispute_resolved (:<message id>)
+        return "异议已办结通知" if stage.startswith("dispute_resolved") else "异议回复通知"
     return stage

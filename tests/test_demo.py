@@ -25,6 +25,29 @@ def test_demo_creates_houses_items_bills_and_payments_with_a_clean_ledger(databa
     assert list(check_ledger()) == []
 
 
+def test_demo_leaves_an_adjustment_and_a_refund_to_approve_a_finished_task_and_staff_who_sign_in(database):
+    from server.billing.models import Adjustment, AdjustmentStatus
+    from server.ledger.models import Refund, RefundStatus
+    from server.tasks.models import AdminTask, TaskStatus
+
+    summary = demo.load_demo(seed=7, today_period="2026-11", pay=demo.pay_some_at_the_counter,
+                             communities=SMALL)
+    pending = Adjustment.get(Adjustment.status == AdjustmentStatus.PENDING)
+    assert pending.bill_id == summary["pending_adjustment_bill"] and pending.amount_fen < 0
+    refund = Refund.get(Refund.status == RefundStatus.PENDING_APPROVAL)
+    assert refund.payment_id == summary["pending_refund_payment"] and refund.amount_fen > 0
+    from server.admin.auth import verify_password
+    from server.staff.models import StaffUser
+
+    cashier = StaffUser.get(StaffUser.username == "cashier1")
+    assert verify_password(cashier.password_hash, demo.DEMO_STAFF_PASSWORD)
+    assert {c.community.code for c in cashier.community_links} == {"XH", "XJ"}
+    tasks = list(AdminTask.select().where(AdminTask.kind == "billing_issue"))
+    assert len(tasks) == 2 and {t.status for t in tasks} == {TaskStatus.DONE}
+    assert {t.result["bills_created"] for t in tasks} == {0}
+    assert list(check_ledger()) == []
+
+
 # ------------------------------------------------------------------- the WeChat side
 def test_demo_pays_by_wechat_sends_reminders_and_reconciles_yesterday_against_the_sandbox(
         database, tmp_path):
@@ -53,6 +76,20 @@ def test_demo_pays_by_wechat_sends_reminders_and_reconciles_yesterday_against_th
     assert sent.where(~ReminderLog.stage.startswith("payment_success")).count() > 0
     assert sent.where(ReminderLog.stage.startswith("payment_success")).count() == summary["wechat_payments"]
     assert list(check_ledger()) == []
+
+    # Work waiting for staff: a difference two days ago, its alert, a dispute, a binding request.
+    from server.alerts import open_alerts
+    from server.disputes.models import Dispute, DisputeMessage, DisputeStatus
+    from server.property.models import Binding, BindingStatus
+    from server.reconciliation.models import ReconciliationItem
+
+    two_days_ago = ReconciliationRun.get(ReconciliationRun.bill_date == yesterday - dt.timedelta(days=1))
+    item = ReconciliationItem.get(ReconciliationItem.run == two_days_ago.id)
+    assert (item.kind, item.resolved_at, two_days_ago.differences) == ("amount_mismatch", None, 1)
+    assert any(a.kind == "reconciliation_differences" for a in open_alerts())
+    dispute = Dispute.get(Dispute.status == DisputeStatus.OPEN)
+    assert DisputeMessage.select().where(DisputeMessage.dispute == dispute.id).count() == 1
+    assert Binding.select().where(Binding.status == BindingStatus.PENDING).count() == 1
 
     # What the served sandbox will load: the messages it received, listed on its page.
     saved = json.loads((tmp_path / "instance" / "demo-keys" / "wechat-sandbox.json").read_text())

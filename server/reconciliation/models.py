@@ -26,7 +26,14 @@ class ItemKind:
     AMOUNT_MISMATCH = "amount_mismatch"  # both have it, the amounts differ (or WeChat lists it twice)
     STATUS_MISMATCH = "status_mismatch"  # both have it, the states disagree
     REFUND_MISMATCH = "refund_mismatch"  # a refund missing on one side, or differing
+
     ALL = (MISSING_LOCAL, MISSING_REMOTE, AMOUNT_MISMATCH, STATUS_MISMATCH, REFUND_MISMATCH)
+
+
+# What staff read for each kind (alerts, pages).
+KIND_NAMES = {ItemKind.MISSING_LOCAL: "本地缺失", ItemKind.MISSING_REMOTE: "微信缺失",
+              ItemKind.AMOUNT_MISMATCH: "金额不符", ItemKind.STATUS_MISMATCH: "状态不符",
+              ItemKind.REFUND_MISMATCH: "退款不符"}
 
 
 class ReconciliationRun(BaseModel):

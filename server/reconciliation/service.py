@@ -18,6 +18,8 @@ import logging
 from decimal import Decimal
 from typing import IO, Callable
 
+import peewee as pw
+
 from payments import exceptions as wx
 from server import audit
 from server.alerts import Severity, raise_alert
@@ -126,15 +128,33 @@ def reconcile_stream(run: ReconciliationRun, stream: IO[bytes] | None, *, mchid:
                     severity=Severity.CRITICAL, dedupe_key=f"recon_totals:{run.bill_date}",
                     details={"summary": summary, "detail_totals": dataclasses.asdict(totals)})
     if matcher.new_items:
-        raise_alert("reconciliation_differences",
-                    f"{run.bill_date} 对账发现差异：" + "，".join(f"{k} {n}" for k, n in
-                                                          sorted(matcher.new_items.items())),
-                    dedupe_key=f"recon_differences:{run.bill_date}",
-                    details={"bill_date": str(run.bill_date), "new": dict(matcher.new_items),
-                             "open": open_items})
+        _alert_differences(run, open_items)
     log.info("reconciled %s: %d row(s), new differences %s, summary %s", run.bill_date, totals.rows,
              dict(matcher.new_items) or "none", "ok" if summary_ok else "MISMATCH")
     return ReconciliationRun.get_by_id(run.id)
+
+
+def _alert_differences(run: ReconciliationRun, open_items) -> None:
+    """One alert per community with open differences on this day (so that community's
+    staff see it), and one without a community for differences we cannot place."""
+    from server.reconciliation.models import KIND_NAMES
+    from server.reconciliation.queries import item_community, _joined
+
+    I = ReconciliationItem
+    rows = (_joined(I.select(item_community().alias("community_id"), I.kind,
+                             pw.fn.COUNT(I.id).alias("n")))
+            .where(I.run == run.id, I.resolved_at.is_null())
+            .group_by(item_community(), I.kind).tuples())
+    by_community: dict = {}
+    for community_id, kind, n in rows:
+        by_community.setdefault(community_id, {})[kind] = n
+    for community_id, kinds in by_community.items():
+        text = "，".join(f"{KIND_NAMES.get(k, k)} {n} 笔" for k, n in sorted(kinds.items()))
+        raise_alert("reconciliation_differences", f"{run.bill_date} 微信对账发现差异：{text}",
+                    dedupe_key=f"recon_differences:{run.bill_date}:{community_id or '-'}",
+                    community_id=community_id,
+                    details={"bill_date": str(run.bill_date), "open": kinds,
+                             "open_total": open_items})
 
 
 def _fail(run: ReconciliationRun, exc: BaseException) -> None:

@@ -17,12 +17,19 @@ KIND_LABELS = {    # every kind registered with @tasks.handler (see jobs/tasks.p
     "billing_issue": "计费开账",
     "import": "导入",
     "export_houses": "导出房屋",
+    "export_bills": "导出账单",
+    "export_arrears": "导出欠费明细",
     "reconcile": "对账",
     "reminder_campaign": "催缴提醒活动",
 }
 STATUS_LABELS = {TaskStatus.QUEUED: "排队中", TaskStatus.RUNNING: "进行中",
                  TaskStatus.DONE: "已完成", TaskStatus.FAILED: "失败"}
 EXPORTS_DIR = "exports"
+# The keys handlers put in their results, in the staff's words (unknown keys show as they are).
+RESULT_LABELS = {"run_id": "批次", "bills_created": "新建账单", "bills_existing": "已有账单",
+                 "total_fen": "金额", "rows": "行数", "created": "新建", "updated": "更新", "skipped": "跳过",
+                 "errors": "错误", "sent": "已发送", "failed": "失败", "queued": "排队", "bills": "账单数",
+                 "owners": "业主数", "differences": "差异", "count": "数量", "format": "格式"}
 
 
 def kind_label(task: AdminTask) -> str:
@@ -47,12 +54,20 @@ def visible(community_ids, *, include_global: bool = False, staff_id: int | None
 
 
 def result_summary(task: AdminTask) -> str:
-    """The counts of a result as one line (``file`` left out): ``created=12, skipped=3``."""
+    """The counts of a result as one line in Chinese (``file`` left out): ``新建 12，跳过 3``."""
     result = task.result or {}
     if not isinstance(result, dict):
         return str(result)
-    return ", ".join(f"{k}={v}" for k, v in result.items()
-                     if k != "file" and not isinstance(v, (dict, list)))
+    return "，".join(f"{RESULT_LABELS.get(k, k)} {_value(k, v)}" for k, v in result.items()
+                    if k != "file" and not isinstance(v, (dict, list)))
+
+
+def _value(key: str, value) -> str:
+    if key.endswith("_fen") and isinstance(value, int) and not isinstance(value, bool):
+        from server.money import format_yuan
+
+        return f"{format_yuan(value)} 元"
+    return str(value)
 
 
 def export_file(task: AdminTask, instance_path: str | Path) -> Path | None:

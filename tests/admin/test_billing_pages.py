@@ -156,7 +156,7 @@ def test_issuing_runs_as_a_task_then_a_second_issue_says_already_issued(client, 
     issued = BillingRun.get(BillingRun.status == RunStatus.ISSUED)
     assert (issued.bills_created, issued.total_fen) == (6, 120000)
     again = _preview(client, a.community)
-    assert "already issued" in client.get(again).get_data(as_text=True)
+    assert 'id="already-issued"' in client.get(again).get_data(as_text=True)
     response = post(client, f"{again}/issue", {}, again)
     final = client.get(client.get(response.location).location)
     assert "已出账" in final.get_data(as_text=True)

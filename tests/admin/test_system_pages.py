@@ -183,7 +183,7 @@ def test_the_tasks_list_shows_kind_progress_and_only_the_cashiers_communities(cl
     login(client, "cashier")
     _, page = _page(client, "/admin/tasks")
     assert "导出房屋" in page and 'style="width: 25%"' in page
-    assert "导入" in page and "created=12, skipped=1" in page
+    assert "导入" in page and "新建 12，跳过 1" in page
     assert "甲区任务" in page and "乙区任务" not in page and "别人的任务" not in page
     csv_text = client.get("/admin/tasks?export=csv").get_data().decode("utf-8-sig")
     assert "导出房屋" in csv_text and "乙区任务" not in csv_text

@@ -171,3 +171,16 @@ def test_only_bills_of_the_last_three_months_up_to_yesterday_are_asked_for(datab
     ReconciliationRun.create(bill_date=dt.date(2026, 3, 12), status=RunStatus.FAILED)
     assert service.dates_to_reconcile(today) == [dt.date(2026, 3, 12), dt.date(2026, 3, 13),
                                                  dt.date(2026, 3, 14)]
+
+
+def test_difference_alerts_name_the_kinds_in_chinese_and_belong_to_the_orders_community(every_kind):
+    g, case = every_kind
+    reconcile(g, g.edit)
+    alerts = list(Alert.select().where(Alert.kind == "reconciliation_differences"))
+    community_id = case["amount"].order.community_id
+    placed = [a for a in alerts if a.community_id == community_id]
+    assert len(placed) == 1, [(a.community_id, a.message) for a in alerts]
+    assert "金额不符 1 笔" in placed[0].message and "状态不符 1 笔" in placed[0].message
+    assert "amount_mismatch" not in placed[0].message
+    # The money WeChat took that we had not recorded was credited: not open any more.
+    assert "本地缺失" not in placed[0].message

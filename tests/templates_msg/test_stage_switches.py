@@ -147,7 +147,8 @@ def test_the_migration_turns_every_stage_on_for_existing_policies(empty_database
     db.execute_sql("INSERT INTO reminder_policy (community_id, due_soon_days, overdue_every_days, "
                    "overdue_max, updated_at) SELECT id, 5, 7, 0, '2026-01-01 00:00:00.000000+00:00' "
                    "FROM community")
-    assert migrations.upgrade(db) == ["0006_reminder_stage_switches"]
+    assert migrations.upgrade(db, target="0006_reminder_stage_switches") == [
+        "0006_reminder_stage_switches"]
     cursor = db.execute_sql("SELECT due_soon_days, overdue_max, bill_issued_on, due_soon_on, due_day_on "
                             "FROM reminder_policy")
     [(n, m, *switches)] = cursor.fetchall()

@@ -56,8 +56,12 @@ def bills():
     f = _filters()
     query = queries.bills(f)
     if fmt := common.wants_export():
-        return common.export_response("账单", EXPORT_HEADERS, _export_rows(query), fmt,
-                                      sheet_title="账单")
+        # Large exports become a task (``server.admin.exporting``); arrears per house too.
+        from server.admin import export_lists
+
+        if request.args.get("report") == "arrears":
+            return export_lists.arrears_export(f.community_ids, fmt)
+        return export_lists.bills_export(f, fmt)
     communities = list(common.permitted_communities())
     ids = f.community_ids or [0]
     buildings = Building.select().where(Building.community.in_(ids)).order_by(Building.name)

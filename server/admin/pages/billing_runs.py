@@ -124,7 +124,7 @@ def billing_issue_task(task_id: int):
     if task.status == TaskStatus.DONE and (task.result or {}).get("run_id"):
         result = task.result
         if result.get("bills_created", 0) == 0 and result.get("bills_existing", 0) > 0:
-            flash("该小区该账期已出账（already issued），本次没有新增账单。", "ok")
+            flash("该小区该账期已出账，本次没有新增账单。", "ok")
         else:
             flash(f"出账完成：新增 {result.get('bills_created', 0)} 张账单，"
                   f"已存在 {result.get('bills_existing', 0)} 张。", "ok")

@@ -16,6 +16,7 @@ from server.admin import auth
 from server.admin.common import (ADMIN_ONLY, READ, actor, arg_date, chosen_community_ids, export_response,
                                  local_time, paginate, permitted_communities, run_action, staff,
                                  wants_export)
+from server.admin.pages import labels  # noqa: F401  (the template filters for history rows)
 from server.admin.views import bp
 from server.errors import DomainError
 from server.property.models import Community
@@ -28,7 +29,7 @@ from server.timeutil import local_midnight_utc
 # Where an audited entity has its own admin page (built by the other areas).
 ENTITY_PAGES = {"bill": "/admin/bills/{}", "house": "/admin/houses/{}", "payment": "/admin/payments/{}",
                 "payment_order": "/admin/orders/{}", "order": "/admin/orders/{}",
-                "refund": "/admin/refunds/{}", "dispute": "/admin/disputes/{}",
+                "billing_run": "/admin/billing-runs/{}", "dispute": "/admin/disputes/{}",
                 "admin_task": "/admin/tasks/{}", "staff_user": "/admin/staff/{}"}
 ENTITY_NAMES = {"bill": "账单", "house": "房屋", "payment": "收款", "payment_order": "支付订单",
                 "order": "支付订单", "refund": "退款", "dispute": "费用异议", "adjustment": "调整",
@@ -75,7 +76,8 @@ def audit_log():
         return export_response("操作日志", ["时间", "操作人类型", "操作人", "操作", "对象", "对象编号",
                                         "小区", "变更前", "变更后", "备注"],
                                ([local_time(r.at), ACTOR_TYPES.get(r.actor_type, r.actor_type), r.actor_id,
-                                 r.action, ENTITY_NAMES.get(r.entity, r.entity), r.entity_id,
+                                 labels.action_label(r.action),
+                                 ENTITY_NAMES.get(r.entity, r.entity), r.entity_id,
                                  names.get(r.community_id, ""), _json(r.before), _json(r.after), r.note]
                                 for r in query.iterator()), fmt, sheet_title="操作日志")
     page = paginate(query)
@@ -138,6 +140,7 @@ def task_detail(task_id: int):
     return render_template("admin/system/task.html", task=task, community=community, has_file=has_file,
                            result={k: v for k, v in result.items() if k != "file"},
                            kind_label=task_queries.kind_label(task), statuses=task_queries.STATUS_LABELS,
+                           result_labels=task_queries.RESULT_LABELS,
                            running=task.status in (TaskStatus.QUEUED, TaskStatus.RUNNING))
 
 
