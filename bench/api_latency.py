@@ -14,7 +14,16 @@ threads, http.client) ask for random owners' bills for ``--seconds``, and
 /healthz the same way: a closed loop for throughput, then a run paced at
 ``--paced`` × that throughput for latency below saturation (timed from when
 each request was due, so stalls are not hidden).  The load generator shares
-the cores with gunicorn and PostgreSQL.  Target p99 ≤ 25 ms.
+the cores with gunicorn and PostgreSQL.  Target p99 ≤ 25 ms.  Each closed loop
+also prints the server CPU per request (gunicorn's and PostgreSQL's process
+trees, from /proc): the figure that stays comparable on a busy machine.
+
+The server runs as deployed (README, "Deploying at scale"): with a Redis of its
+own (``REDIS_URL``), so jobs and the scheduler live in RQ workers, not in the
+web workers.  ``--embedded`` measures the single-process shape instead (no
+Redis): one web worker then runs the in-process scheduler, whose first act on
+a fresh database is the late-fee catch-up over every open bill, during the
+measurement.
 """
 from __future__ import annotations
 
@@ -25,6 +34,7 @@ import io
 import os
 import random
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,7 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.loadgen import measure, report  # noqa: E402
+from bench.loadgen import measure, report, tree_cpu  # noqa: E402
 
 PERIODS = ["2025-07", "2025-08", "2025-09", "2025-10", "2025-11", "2025-12"]
 PAID_PERIODS = 3
@@ -166,13 +176,54 @@ def _bills(billed: int, houses: int, now):
                        "status": "paid" if paid else "unpaid", "due_date": day_in_month(period, 15)}
 
 
+def postmaster_pid(pg) -> int:
+    with open(os.path.join(pg.datadir, "postmaster.pid")) as fh:
+        return int(fh.readline())
+
+
 # ----------------------------------------------------------------------------- main
-def serve(url: str, workers: int, threads: int, folder: str) -> tuple[subprocess.Popen, int]:
+def start_redis(folder: str) -> tuple[subprocess.Popen, str]:
+    """A throwaway redis-server (no persistence) on a free port; its URL."""
+    from tests.pg_server import _free_port
+
+    if shutil.which("redis-server") is None:
+        raise SystemExit("redis-server not found: install it, or run with --embedded")
+    port = _free_port()
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                             "--appendonly", "no", "--dir", folder],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis
+
+    client = redis.Redis(port=port, socket_connect_timeout=0.5)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            client.ping()
+            return proc, f"redis://127.0.0.1:{port}/0"
+        except redis.RedisError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("redis-server did not start")
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def serve(url: str, workers: int, threads: int, folder: str,
+          redis_url: str = "") -> tuple[subprocess.Popen, int]:
     from tests.pg_server import _free_port
 
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=url, DEMO_MODE="false", WUYEPAY_INSTANCE_PATH=folder,
-               SECRET_KEY="bench-secret-key", PYTHONPATH=str(ROOT))
+               SECRET_KEY="bench-" + "0" * 40, PYTHONPATH=str(ROOT), REDIS_URL=redis_url)
     log = open(os.path.join(folder, "gunicorn.log"), "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
@@ -205,14 +256,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--paced", type=float, default=0.5, help="fraction of closed-loop req/s; 0 = skip")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="pace the bills endpoint at this many req/s instead (to compare builds)")
     parser.add_argument("--no-pool", action="store_true", help="a new PG connection per request")
+    parser.add_argument("--embedded", action="store_true",
+                        help="no Redis: jobs and the scheduler run inside a web worker")
     args = parser.parse_args()
 
     from tests.pg_server import PostgresServer
 
     pg = PostgresServer().start()
     folder = tempfile.mkdtemp(prefix="wuyepay-bench-")
-    server = None
+    server = redis_proc = None
     try:
         url = pg.create_database("bench")
         began = time.perf_counter()
@@ -221,9 +276,14 @@ def main() -> None:
               f"{len(pairs):,} owners in {time.perf_counter() - began:.1f} s", flush=True)
         pooled = url.replace("postgresql://", "postgresql+pool://", 1) + "?max_connections=32"
         app_url = url if args.no_pool else pooled
-        server, port = serve(app_url, args.workers, args.threads, folder)
+        redis_url = ""
+        if not args.embedded:
+            redis_proc, redis_url = start_redis(folder)
+        server, port = serve(app_url, args.workers, args.threads, folder, redis_url)
         print(f"gunicorn: {args.workers} workers × {args.threads} threads (gthread), "
-              f"{'per-request' if args.no_pool else 'pooled'} PG connections; {cores} cores shared with "
+              f"{'per-request' if args.no_pool else 'pooled'} PG connections, "
+              f"{'embedded jobs and scheduler' if args.embedded else 'Redis (jobs elsewhere)'}; "
+              f"{cores} cores shared with "
               f"PostgreSQL and {args.client_procs} client processes; {args.connections} keep-alive "
               f"connections, {args.seconds:g} s each; load average {os.getloadavg()[0]:.1f}", flush=True)
         bills = [(f"/api/v1/houses/{h}/bills", t) for t, h in pairs]
@@ -231,21 +291,28 @@ def main() -> None:
                      "GET /healthz (bare)": [("/healthz", "")]}
         common = dict(connections=args.connections, procs=args.client_procs, seconds=args.seconds,
                       warmup=args.warmup)
-        closed = {}
+        closed, servers = {}, (server.pid, postmaster_pid(pg))
         for label, paths in endpoints.items():
-            closed[label] = measure(port, paths, **common)
-            report(label + ", closed loop", closed[label])
+            app_cpu, db_cpu = tree_cpu(servers[0]), tree_cpu(servers[1])
+            closed[label] = result = measure(port, paths, **common)
+            app_cpu, db_cpu = tree_cpu(servers[0]) - app_cpu, tree_cpu(servers[1]) - db_cpu
+            report(label + ", closed loop", result)
+            # The steadier figure on a shared machine: what one request costs the server side.
+            print(f"    server CPU per request {1000 * (app_cpu + db_cpu) / max(result['sent'], 1):.2f} ms "
+                  f"(gunicorn {1000 * app_cpu / max(result['sent'], 1):.2f}, "
+                  f"PostgreSQL {1000 * db_cpu / max(result['sent'], 1):.2f})", flush=True)
         if args.paced:
             for label, paths in endpoints.items():
                 rate = closed[label]["rps"] * args.paced
+                if args.rate and label == next(iter(endpoints)):
+                    rate = args.rate
                 report(f"{label}, paced {rate:.0f}/s", measure(port, paths, rate=rate, **common))
         worst = closed[next(iter(endpoints))]["p99"]
         print(f"target p99 ≤ 25 ms at {args.connections} connections: {'met' if worst <= 25 else 'NOT met'} "
               f"({worst:.1f} ms); load average now {os.getloadavg()[0]:.1f}")
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=30)
+        stop(server)
+        stop(redis_proc)
         pg.stop()
 
 

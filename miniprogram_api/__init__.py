@@ -29,5 +29,7 @@ def init_app(app: Flask) -> None:
     for name in VIEW_MODULES:
         importlib.import_module(name)
     ratelimit.init_app(app)
+    # Lifetime of the signed print links of receipts (server.owners.receipt_links).
+    app.config.setdefault("RECEIPT_LINK_TTL_SECONDS", 600)
     app.register_blueprint(bp)
 

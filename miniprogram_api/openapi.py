@@ -22,6 +22,7 @@ _PARAM = re.compile(r"<(?:(?P<conv>[a-z]+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad request",
                401: "Not logged in, or the token expired or was revoked",
                403: "Forbidden", 404: "Not found (or not yours)", 409: "Conflict",
+               410: "Gone: the link expired",
                422: "Invalid input: unknown fields, wrong types or values",
                429: "Too many requests", 502: "WeChat Pay refused the request",
                503: "WeChat or a dependency is unavailable"}
@@ -105,7 +106,13 @@ def build(app: Flask, *, prefix: str = "/api/v1", title: str = "WuyePay owner AP
             params += _query_params(op.query, components)
         params += op.headers
         responses = {}
-        if op.status == 204 or op.response is None:
+        if op.page:
+            html = {"text/html": {"schema": {"type": "string"}}}
+            responses["200"] = {"description": STATUS_TEXT[200], "content": html}
+            for status in op.error_statuses(bool(_PARAM.search(rule.rule))):
+                responses[str(status)] = {"description": STATUS_TEXT.get(status, "Error"),
+                                          "content": html}
+        elif op.status == 204 or op.response is None:
             responses["204"] = {"description": STATUS_TEXT[204]}
         else:
             ref = keys[(op.response, "serialization")]
@@ -116,7 +123,7 @@ def build(app: Flask, *, prefix: str = "/api/v1", title: str = "WuyePay owner AP
             for status in op.more_statuses:
                 responses[str(status)] = {"description": STATUS_TEXT.get(status, "OK"),
                                           "content": _json(ref)}
-        for status in op.error_statuses(bool(_PARAM.search(rule.rule))):
+        for status in () if op.page else op.error_statuses(bool(_PARAM.search(rule.rule))):
             responses[str(status)] = {"description": STATUS_TEXT.get(status, "Error"),
                                       "content": _json(error_ref)}
         entry = {"operationId": op.view_name, "summary": op.summary, "tags": [op.tag],

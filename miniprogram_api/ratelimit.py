@@ -9,10 +9,15 @@ Two limits are declared here, as decorators for ``operation(limit=…)``:
 
 A breach is a 429 in our error format, with ``Retry-After``.  The figures are
 settings: ``RATELIMIT_LOGIN`` and ``RATELIMIT_ORDER_CREATION`` in app config.
+
+Limits guard writes and sign-ins only: reads (GET, HEAD, OPTIONS) skip the
+limiter entirely, so the owners' most frequent requests do not pay for its
+bookkeeping.  A limit declared on a read would be ignored (a test checks that
+every limited route is a write).
 """
 from __future__ import annotations
 
-from flask import Flask, current_app, g, jsonify
+from flask import Flask, current_app, g, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from flask_limiter.util import get_remote_address
@@ -33,6 +38,14 @@ def _owner_key() -> str:
 
 def _setting(name: str):
     return lambda: current_app.config.get(name) or DEFAULTS[name]
+
+
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@limiter.request_filter
+def _reads_are_not_limited() -> bool:
+    return request.method in READS
 
 
 login = limiter.limit(_setting("RATELIMIT_LOGIN"), key_func=get_remote_address)

@@ -99,6 +99,10 @@ class Config:
     # <instance>/exports/); task files and import uploads are deleted after so many days.
     EXPORT_INLINE_ROWS: int = 5000
     TASK_FILE_RETENTION_DAYS: int = 7
+    # How long a signed receipt print link (for the mini-program's web-view) stays valid.
+    RECEIPT_LINK_TTL_SECONDS: int = 600
+    # The largest request body (uploads of imports); larger ones are refused with 413.
+    MAX_CONTENT_LENGTH: int = 20 * 1024 * 1024
 
     _STR_KEYS = (
         "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "WECHAT_APPID", "WECHAT_APP_SECRET",
@@ -113,7 +117,8 @@ class Config:
     _INT_KEYS = (
         "ADJUSTMENT_APPROVAL_THRESHOLD_FEN", "OFFLINE_PAYMENT_APPROVAL_THRESHOLD_FEN",
         "REFUND_APPROVAL_THRESHOLD_FEN", "SIGNATURE_FAILURE_ALERT_THRESHOLD",
-        "EXPORT_INLINE_ROWS", "TASK_FILE_RETENTION_DAYS",
+        "EXPORT_INLINE_ROWS", "TASK_FILE_RETENTION_DAYS", "RECEIPT_LINK_TTL_SECONDS",
+        "MAX_CONTENT_LENGTH",
     )
     _BOOL_KEYS = ("DEMO_MODE",)
 

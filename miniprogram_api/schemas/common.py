@@ -8,6 +8,7 @@ decimals (unit prices, quantities, readings) as strings, never floats.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -48,9 +49,14 @@ class Money(ResponseModel):
     yuan: str = Field(description="the same amount in yuan, for display", pattern=r"^-?\d+\.\d{2}$")
 
 
+@functools.lru_cache(maxsize=8192)
+def _yuan(fen: int) -> str:
+    return format_yuan(fen)   # a list repeats the same few amounts (0 above all): format each once
+
+
 def _to_money(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
-        return {"fen": value, "yuan": format_yuan(value)}
+        return {"fen": value, "yuan": _yuan(value)}
     return value
 
 

@@ -130,7 +130,9 @@ class ReceiptQuery(QueryArgs):
         None, description="`html`: the printable page (so does `Accept: text/html`)")
 
 
-class ReceiptOut(PaymentRecord):
+class ReceiptPage(PaymentRecord):
+    """What a printed receipt shows."""
+
     houses: list[HouseLabel]
     amount_in_words: str = Field(description="人民币大写, e.g. 壹佰伍拾伍元整")
     received_at_local: str = Field(description="payment time in Asia/Shanghai, YYYY-MM-DD HH:MM:SS")
@@ -139,3 +141,11 @@ class ReceiptOut(PaymentRecord):
     other: MoneyOut = Field(validation_alias="other_fen",
                             description="part of the amount not listed above: bills of houses "
                                         "not mine, or money awaiting a refund or re-allocation")
+
+
+class ReceiptOut(ReceiptPage):
+    print_url: str = Field(
+        description="the printable page for a <web-view>: a signed link that needs no bearer "
+                    "token, bound to this owner and session, valid until `print_url_expires_at` "
+                    "(then 410: ask for the receipt again); 403 when altered or logged out")
+    print_url_expires_at: Timestamp

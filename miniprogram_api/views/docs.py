@@ -37,7 +37,8 @@ from <code>POST /api/v1/auth/login</code>.</p>
 {% if op.requestBody %}<div>Body: <a href="#schema-{{ ref_name(op.requestBody) }}">
 <code>{{ ref_name(op.requestBody) }}</code></a></div>{% endif %}
 <div>Responses: {% for status, r in op.responses.items() %}<code>{{ status }}</code>
-{%- if r.content and status[0] == '2' %} <a href="#schema-{{ ref_name(r) }}">{{ ref_name(r) }}</a>
+{%- if r.content and status[0] == '2' and ref_name(r) == 'HTML' %} text/html
+{%- elif r.content and status[0] == '2' %} <a href="#schema-{{ ref_name(r) }}">{{ ref_name(r) }}</a>
 {%- endif %}{% if not loop.last %}, {% endif %}{% endfor %}</div>
 </div>{% endfor %}{% endif %}{% endfor %}
 <h2>Schemas</h2>
@@ -52,7 +53,9 @@ from <code>POST /api/v1/auth/login</code>.</p>
 
 
 def ref_name(holder: dict) -> str:
-    """The schema name of a request body or response in the document."""
+    """The schema name of a request body or response in the document ("HTML" for a page)."""
+    if "application/json" not in holder["content"]:
+        return "HTML"
     return holder["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
 
 

@@ -12,6 +12,7 @@ import peewee as pw
 
 from server.billing.models import Bill, BillStatus, FeeItem, FeeStandard, StandardStatus
 from server.errors import NotFound
+from server.owners import prepared
 from server.property.models import Binding, BindingStatus, Building, Community, House
 from server.timeutil import local_today
 
@@ -64,14 +65,20 @@ def owner_houses(owner_id: int, today: dt.date | None = None) -> dict:
     return {"houses": houses, "pending_requests": pending}
 
 
+def _bound_house_query(owner_id, house_id):
+    return (House.select(House, Building, Community)
+            .join(Building).switch(House).join(Community)
+            .join_from(House, Binding, on=((Binding.house == House.id)
+                                           & (Binding.owner == owner_id)
+                                           & (Binding.status == BindingStatus.ACTIVE)))
+            .where(House.id == house_id).limit(1))
+
+
 def bound_house(owner_id: int, house_id: int) -> dict:
-    """The house if the owner is bound to it, else 404 (never 403: existence stays private)."""
-    house = (House.select(House, Building, Community)
-             .join(Building).switch(House).join(Community)
-             .join_from(House, Binding, on=((Binding.house == House.id)
-                                            & (Binding.owner == owner_id)
-                                            & (Binding.status == BindingStatus.ACTIVE)))
-             .where(House.id == house_id).first())
+    """The house if the owner is bound to it, else 404 (never 403: existence stays private).
+    One query, its SQL generated once (:mod:`server.owners.prepared`)."""
+    house = next(iter(prepared.run(("bound_house",), _bound_house_query,
+                                   owner_id=owner_id, house_id=house_id)), None)
     if house is None:
         raise NotFound("房屋不存在", code="HOUSE_NOT_FOUND")
     return house_dict(house, house.building, house.community)

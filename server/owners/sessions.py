@@ -19,6 +19,7 @@ import peewee as pw
 
 from server.db import transaction
 from server.errors import DomainError, Forbidden, TooManyRequests, Unauthorized, Unavailable
+from server.owners import prepared
 from server.owners.models import OwnerSession
 from server.property.models import Owner
 from server.timeutil import utcnow
@@ -92,12 +93,17 @@ def _owner_for(openid: str, unionid: str | None) -> tuple[Owner, bool]:
     return owner, False
 
 
+def _session_query(token_hash):
+    return OwnerSession.select().where(OwnerSession.token_hash == token_hash).limit(1)
+
+
 def authenticate(token: str | None, *, now: dt.datetime | None = None) -> OwnerSession:
     """The live session for a bearer token, or :class:`Unauthorized` with why."""
     if not token:
         raise Unauthorized("请先登录", code="AUTH_REQUIRED")
     now = now or utcnow()
-    session = OwnerSession.get_or_none(OwnerSession.token_hash == hash_token(token))
+    session = next(iter(prepared.run(("owner_session",), _session_query,
+                                     token_hash=hash_token(token))), None)
     if session is None:
         raise Unauthorized("登录已失效，请重新登录", code="TOKEN_INVALID")
     if session.revoked_at is not None:

@@ -48,6 +48,11 @@ def test_orders_payments_and_receipts_answer_as_documented(paying, make_api):
     assert page.status_code == 200 and "text/html" in \
         doc["paths"][receipts]["get"]["responses"]["200"]["content"]
     call("get", receipts, "/api/v1/receipts/NOPE")
+    printed = "/api/v1/receipts/{number}/print"
+    link = api.get(f"/api/v1/receipts/{receipt_no}", headers=headers).get_json()["print_url"]
+    link = link[link.index("/api/v1/"):]
+    assert call("get", printed, link, headers={}).status_code == 200
+    assert call("get", printed, link + "x", headers={}).status_code == 403
     call("get", receipts, f"/api/v1/receipts/{receipt_no}?format=pdf")
     # Without a merchant configured, ordering is a documented 503, before anything is written.
     bare = make_api()

@@ -55,3 +55,14 @@ def test_order_creation_is_limited_per_owner(make_api, sandbox):
     assert client.post("/api/v1/_stand_in/orders", headers=second).status_code == 204
     # No token: 401 before any limit is counted.
     assert client.post("/api/v1/_stand_in/orders").status_code == 401
+
+
+def test_every_rate_limited_route_is_a_write_since_reads_skip_the_limiter(api_app):
+    limited = set()
+    for rule in api_app.url_map.iter_rules():
+        op = getattr(api_app.view_functions[rule.endpoint], "openapi", None)
+        if op is not None and op.rate_limited:
+            limited.add(rule.rule)
+            assert not (rule.methods - {"HEAD", "OPTIONS"}) & ratelimit.READS, rule.rule
+    assert {"/api/v1/auth/login", "/api/v1/orders", "/api/v1/houses/bind"} <= limited
+
