@@ -67,7 +67,9 @@ class PaymentOrder(BaseModel):
     received_on = pw.DateField(null=True)
 
     class Meta:
-        indexes = ((("owner", "idempotency_key"), True),)
+        indexes = ((("owner", "idempotency_key"), True),
+                   # Migration 0008: the staff order lists, newest first.
+                   (("community", "created_at"), False), (("created_at",), False))
 
 
 # An offline receipt has no owner, so the (owner, key) index above never meets two of

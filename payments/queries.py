@@ -120,9 +120,10 @@ def order_detail(order_id: int) -> PaymentOrder | None:
 
 
 def _orders_any():
-    """Orders with their community, cashier, approver and payment (one query)."""
+    """Orders with their community, cashier, approver and payment (one query).  Every
+    join is LEFT OUTER on a unique key, so counting the list reads only the orders."""
     return (PaymentOrder.select(PaymentOrder, Community, Operator, Approver, Payment)
-            .join(Community, on=(PaymentOrder.community == Community.id))
+            .join(Community, pw.JOIN.LEFT_OUTER, on=(PaymentOrder.community == Community.id))
             .switch(PaymentOrder).join(Operator, pw.JOIN.LEFT_OUTER,
                                        on=(PaymentOrder.operator == Operator.id))
             .switch(PaymentOrder).join(Approver, pw.JOIN.LEFT_OUTER,

@@ -24,7 +24,8 @@ class AuditLog(BaseModel):
     note = pw.TextField(default="")
 
     class Meta:
-        indexes = ((("entity", "entity_id"), False),)
+        indexes = ((("entity", "entity_id"), False),
+                   (("community_id", "at"), False))  # migration 0008: a community's log, newest first
 
 
 class Actor:

@@ -194,8 +194,11 @@ def payments(community_ids: list[int], *, channel: str | None, updated_since: dt
     if channel is not None:
         query = query.where(Payment.channel == channel)
     if updated_since is not None:
+        # A UNION of two index range scans (payment.created_at, refund.updated_at), not an
+        # OR that makes the database read every payment of the scope.
+        created = Payment.select(Payment.id).where(Payment.created_at >= updated_since)
         changed = Refund.select(Refund.payment).where(Refund.updated_at >= updated_since)
-        query = query.where((Payment.created_at >= updated_since) | Payment.id.in_(changed))
+        query = query.where(Payment.id.in_(created | changed))
     rows, next_id = keyset(query, Payment, limit, after_id)
     return {"items": _payment_dicts(rows), "next_after_id": next_id, "server_time": now}
 

@@ -41,6 +41,10 @@ class Payment(BaseModel):
     review_reason = pw.CharField(max_length=255, default="")
     raw = JSONField(null=True)
 
+    class Meta:
+        # Migration 0008: updated_since sync (created_at), the dashboard's channel mix.
+        indexes = ((("created_at",), False), (("community", "received_at"), False))
+
 
 class Allocation(BaseModel):
     """Part of a payment applied to one bill."""
@@ -83,6 +87,9 @@ class Refund(BaseModel):
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
     succeeded_at = UTCDateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("updated_at",), False),)  # migration 0008: the staff API's updated_since
 
 
 class ReceiptCounter(BaseModel):

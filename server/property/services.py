@@ -146,9 +146,10 @@ def search_houses(community_ids: list[int], *, building_id: int | None = None, r
 
     ``room`` matches the room number (partial); ``owner`` the registered owner's
     name or phone, or a bound owner's phone or nickname (partial)."""
+    # LEFT OUTER on NOT NULL keys: the same rows, and counting drops the joins.
     query = (House.select(House, Building, Community)
-             .join(Building, on=(House.building == Building.id))
-             .switch(House).join(Community, on=(House.community == Community.id))
+             .join(Building, pw.JOIN.LEFT_OUTER, on=(House.building == Building.id))
+             .switch(House).join(Community, pw.JOIN.LEFT_OUTER, on=(House.community == Community.id))
              .where(House.community.in_(community_ids)))
     if building_id:
         query = query.where(House.building == building_id)

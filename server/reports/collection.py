@@ -12,12 +12,13 @@ Definitions (the dashboard prints them):
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from dataclasses import dataclass, field
+
+import peewee as pw
 
 from server.billing.models import FeeItem
 from server.property.models import Community
-from server.reports.asof import BillAsOf, bills_as_of
+from server.reports.asof import aggregate, balances
 from server.reports.rates import Rate
 from server.timeutil import add_months
 
@@ -52,18 +53,6 @@ class Collection:
         return self.due_fen - self.paid_fen
 
 
-def _collect(label: str, bills: list[BillAsOf]) -> Collection:
-    result = Collection(label)
-    fully_paid: dict[int, bool] = {}
-    for b in bills:
-        result.due_fen += b.due_fen
-        result.paid_fen += b.paid_fen
-        fully_paid[b.house_id] = fully_paid.get(b.house_id, True) and b.paid_fen >= b.due_fen
-    result.houses = len(fully_paid)
-    result.houses_paid = sum(1 for ok in fully_paid.values() if ok)
-    return result
-
-
 @dataclass
 class CollectionReport:
     period: str
@@ -73,27 +62,55 @@ class CollectionReport:
     by_fee_item: list[Collection] = field(default_factory=list)
 
 
+def _fully_paid(b):
+    return pw.Case(None, [(b.c.paid >= b.c.due, 1)], 0)
+
+
 def collection_rate(community_ids: list[int], period: str, as_of: dt.date) -> CollectionReport:
-    """收缴率 of ``period`` as of ``as_of``: in total, per community, per (community, fee item)."""
-    bills = bills_as_of(as_of, community_ids, periods=[period])
+    """收缴率 of ``period`` as of ``as_of``: in total, per community, per (community, fee item).
+
+    Two grouped queries over the period's balances as of D: money and bills per
+    (community, fee item) — a house has one bill per item and period (unique), so its
+    households are its bills — and households per community (every bill paid)."""
+    per_item: dict[tuple[int, int], Collection] = {}
+    b = balances(as_of, community_ids, periods=[period]).alias("b")
+    s = pw.fn.SUM
+    for comm, item, due, paid, houses, houses_paid in aggregate(
+            b, [b.c.community_id, b.c.fee_item_id, s(b.c.due), s(b.c.paid), pw.fn.COUNT(b.c.bill_id),
+                s(_fully_paid(b))], group_by=(b.c.community_id, b.c.fee_item_id)):
+        per_item[(comm, item)] = Collection("", int(due or 0), int(paid or 0), int(houses),
+                                            int(houses_paid or 0))
+    b = balances(as_of, community_ids, periods=[period]).alias("b")
+    house = (pw.Select(from_list=[b], columns=[b.c.community_id.alias("community_id"),
+                                               pw.fn.MIN(_fully_paid(b)).alias("ok")])
+             .group_by(b.c.community_id, b.c.house_id).alias("h"))
+    per_comm_houses = {comm: (int(n), int(ok or 0)) for comm, n, ok in aggregate(
+        house, [house.c.community_id, pw.fn.COUNT(pw.SQL("*")), s(house.c.ok)],
+        group_by=(house.c.community_id,))}
     names = {c.id: c.name for c in Community.select().where(Community.id.in_(community_ids))}
-    item_ids = {b.fee_item_id for b in bills}
+    item_ids = {i for _, i in per_item}
     items = {i.id: i for i in FeeItem.select().where(FeeItem.id.in_(item_ids))} if item_ids else {}
-    per_comm: dict[int, list[BillAsOf]] = defaultdict(list)
-    per_item: dict[int, list[BillAsOf]] = defaultdict(list)
-    for b in bills:
-        per_comm[b.community_id].append(b)
-        per_item[b.fee_item_id].append(b)
-    report = CollectionReport(period, as_of, _collect("合计", bills))
-    report.by_community = [_collect(names[cid], per_comm[cid])
-                           for cid in sorted(per_comm, key=lambda c: names[c])]
+
+    def combined(label: str, slices, houses: tuple[int, int]) -> Collection:
+        result = Collection(label, houses=houses[0], houses_paid=houses[1])
+        for c in slices:
+            result.due_fen += c.due_fen
+            result.paid_fen += c.paid_fen
+        return result
+
+    comms = sorted(per_comm_houses, key=lambda c: names[c])
+    report = CollectionReport(period, as_of, combined(
+        "合计", per_item.values(), tuple(map(sum, zip(*per_comm_houses.values()))) or (0, 0)))
+    report.by_community = [combined(names[c], [v for (k, _), v in per_item.items() if k == c],
+                                    per_comm_houses[c]) for c in comms]
 
     def item_label(item_id: int) -> str:
         item = items[item_id]
         return f"{names[item.community_id]} · {item.name}"
 
-    report.by_fee_item = [_collect(item_label(i), per_item[i])
-                          for i in sorted(per_item, key=item_label)]
+    for (_, item), c in per_item.items():
+        c.label = item_label(item)
+    report.by_fee_item = sorted(per_item.values(), key=lambda c: c.label)
     return report
 
 
@@ -107,20 +124,17 @@ class AgeBucket:
 
 def arrears_by_age(community_ids: list[int], as_of: dt.date) -> list[AgeBucket]:
     """欠费 by days past due as of D, from balances as of D (later payments do not count)."""
+    b = balances(as_of, community_ids, due_before=as_of).alias("b")
+    # Days past due = D − due date: bucket i holds due dates from D − high to D − low.
+    whens = [(b.c.due_date >= (as_of - dt.timedelta(days=high)).isoformat(), i)
+             for i, (_, _, high) in enumerate(AGE_BUCKETS) if high is not None]
+    bucket = pw.Case(None, whens, len(AGE_BUCKETS) - 1)
+    balance = b.c.due - b.c.paid
+    rows = aggregate(b, [bucket, pw.fn.COUNT(b.c.bill_id), pw.fn.COUNT(b.c.house_id.distinct()),
+                         pw.fn.SUM(balance)], where=(balance > 0), group_by=(bucket,))
     buckets = [AgeBucket(label) for label, _, _ in AGE_BUCKETS]
-    houses: list[set[int]] = [set() for _ in AGE_BUCKETS]
-    for b in bills_as_of(as_of, community_ids):
-        days = (as_of - b.due_date).days
-        if b.balance_fen <= 0 or days < 1:
-            continue
-        for i, (_, low, high) in enumerate(AGE_BUCKETS):
-            if days >= low and (high is None or days <= high):
-                buckets[i].bills += 1
-                buckets[i].balance_fen += b.balance_fen
-                houses[i].add(b.house_id)
-                break
-    for bucket, seen in zip(buckets, houses):
-        bucket.houses = len(seen)
+    for i, bills, houses, fen in rows:
+        buckets[int(i)] = AgeBucket(buckets[int(i)].label, int(bills), int(houses), int(fen or 0))
     return buckets
 
 
@@ -128,7 +142,7 @@ def trend(community_ids: list[int], last_period: str, as_of: dt.date, months: in
           ) -> list[tuple[str, Rate]]:
     """收缴率（按金额） of each of the ``months`` periods ending at ``last_period``, as of D."""
     periods = [add_months(last_period, -k) for k in range(months - 1, -1, -1)]
-    per_period: dict[str, list[BillAsOf]] = defaultdict(list)
-    for b in bills_as_of(as_of, community_ids, periods=periods):
-        per_period[b.period].append(b)
-    return [(p, _collect(p, per_period[p]).by_amount) for p in periods]
+    b = balances(as_of, community_ids, periods=periods).alias("b")
+    sums = {p: Rate(int(paid or 0), int(due or 0)) for p, due, paid in aggregate(
+        b, [b.c.period, pw.fn.SUM(b.c.due), pw.fn.SUM(b.c.paid)], group_by=(b.c.period,))}
+    return [(p, sums.get(p, Rate(0, 0))) for p in periods]
