@@ -33,7 +33,8 @@ RESULT_TTL = 24 * 3600          # a finished job's id keeps blocking duplicates 
 FAILURE_TTL = 30 * 24 * 3600
 # The modules whose @job functions make up the registry.
 JOB_MODULES = ("jobs.billing", "jobs.payments", "jobs.outbox", "jobs.notifications",
-               "jobs.reconciliation", "jobs.alerting", "jobs.reminders", "jobs.tasks")
+               "jobs.reconciliation", "jobs.alerting", "jobs.reminders", "jobs.tasks",
+               "jobs.reports")
 
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 CURRENT_JOB: contextvars.ContextVar[str | None] = contextvars.ContextVar("wuyepay_job", default=None)

@@ -28,14 +28,14 @@ def register(group: click.Group) -> None:
 def _staff(username: str) -> Actor:
     user = StaffUser.get_or_none(StaffUser.username == username, StaffUser.active == True)  # noqa: E712
     if user is None:
-        raise click.ClickException(f"no active staff member {username!r}")
+        raise click.ClickException(f"没有在职的工作人员“{username}”")
     return Actor.staff(user)
 
 
 def _community(code: str) -> Community:
     community = Community.get_or_none((Community.code == code) | (Community.name == code))
     if community is None:
-        raise click.ClickException(f"no community {code!r}")
+        raise click.ClickException(f"没有编码或名称为“{code}”的小区")
     return community
 
 
@@ -44,7 +44,7 @@ def _allocation(text: str) -> tuple[int, int]:
         bill_id, fen = text.split(":")
         return int(bill_id), int(fen)
     except ValueError:
-        raise click.BadParameter(f"{text!r}: write BILL_ID:FEN, e.g. 4062:12834") from None
+        raise click.BadParameter(f"“{text}”格式不对，应写作 账单号:金额（分），如 4062:12834") from None
 
 
 def _run(fn, *args, **kwargs):
@@ -139,7 +139,7 @@ def refund_request(payment_id, bill_id, amount_fen, reason, staff, request_key, 
 def refund_approve(refund_id, staff, config):
     refund = Refund.get_or_none(Refund.id == refund_id)
     if refund is None:
-        raise click.ClickException(f"no refund #{refund_id}")
+        raise click.ClickException(f"没有退款 #{refund_id}")
     # Only a WeChat payment is refunded through WeChat; counter payments are paid out in person.
     client = client_for(config) if refund.payment.channel == Channel.WECHAT else None
     refund = _run(refunds.approve_refund, refund_id, _staff(staff), client)
@@ -158,6 +158,6 @@ def orders_sync(out_trade_no, config):
     """Ask WeChat about an order now and apply what it says."""
     order = PaymentOrder.get_or_none(PaymentOrder.out_trade_no == out_trade_no)
     if order is None:
-        raise click.ClickException(f"no order {out_trade_no}")
+        raise click.ClickException(f"没有订单 {out_trade_no}")
     order = sync_order(order, client_for(config), source="cli")
     click.echo(f"{order.out_trade_no}: {order.status}")

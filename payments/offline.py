@@ -24,8 +24,11 @@ from server.errors import Conflict, Forbidden, NotFound, ValidationError
 from server.ledger import posting
 from server.ledger.models import Payment
 from server.ledger.receipts import next_receipt_no
+from server.money import format_yuan
 from server.staff.models import StaffUser
 from server.timeutil import SHANGHAI, local_midnight_utc, local_today, utcnow
+
+_STATUS_ZH = {BillStatus.PAID: "已缴清", BillStatus.WAIVED: "已减免", BillStatus.VOID: "已作废"}
 
 
 def _check_day_open(operator_id: int, community_id: int, day: dt.date) -> None:
@@ -52,14 +55,14 @@ def record_offline_payment(community_id: int, allocations: list[tuple[int, int]]
     the first order's id in ``details["order_id"]`` (the caller answers with it).
     """
     if channel not in Channel.OFFLINE:
-        raise ValidationError("收款方式无效", details={"channel": f"one of {', '.join(Channel.OFFLINE)}"})
+        raise ValidationError("收款方式无效", details={"channel": f"应为 {', '.join(Channel.OFFLINE)} 之一"})
     voucher_no = (voucher_no or "").strip()
     if not voucher_no:
-        raise ValidationError("请填写凭证号", details={"voucher_no": "required"})
+        raise ValidationError("请填写凭证号", details={"voucher_no": "必填"})
     if actor.staff_id is None:
         raise Forbidden("只有工作人员可以登记线下收款")
     if not allocations:
-        raise ValidationError("请选择账单", details={"bills": "at least one"})
+        raise ValidationError("请选择账单", details={"bills": "至少一张"})
     received_on = received_on or local_today()
     bills = {b.id: b for b in Bill.select().where(Bill.id.in_([i for i, _ in allocations]))}
     errors = {}
@@ -68,9 +71,9 @@ def record_offline_payment(community_id: int, allocations: list[tuple[int, int]]
         if bill is None or bill.community_id != community_id:
             errors[str(bill_id)] = "账单不存在"
         elif bill.status not in BillStatus.OPEN:
-            errors[str(bill_id)] = f"账单状态为 {bill.status}"
+            errors[str(bill_id)] = f"账单{_STATUS_ZH.get(bill.status, bill.status)}，不能再收款"
         elif isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= bill.balance_fen:
-            errors[str(bill_id)] = f"金额须在 1 到 {bill.balance_fen} 分之间"
+            errors[str(bill_id)] = f"金额须在 0.01 到 {format_yuan(bill.balance_fen)} 元之间"
     if errors:
         raise ValidationError("收款信息有误", details=errors)
     total = sum(amount for _, amount in allocations)

@@ -25,6 +25,7 @@ from server.db import for_update, transaction
 from server.errors import Conflict, Forbidden, NotFound, ValidationError
 from server.ledger import posting
 from server.ledger.models import Allocation, Payment, Refund, RefundStatus
+from server.money import format_yuan
 from server.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -90,9 +91,9 @@ def request_refund(payment_id: int, bill_id: int, amount_fen: int, reason: str, 
         raise ValidationError("退款金额必须为正整数（分）", details={"amount_fen": repr(amount_fen)})
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError("请填写退款原因", details={"reason": "required"})
+        raise ValidationError("请填写退款原因", details={"reason": "必填"})
     if not request_key:
-        raise ValidationError("request_key is required", details={"request_key": "required"})
+        raise ValidationError("缺少本次退款申请的标识，请刷新页面后重新提交", details={"request_key": "必填"})
     number = out_refund_no(payment_id, bill_id, request_key, prefix)
     # The same request made before numbers carried a prefix keeps its (legacy) number.
     numbers = (number, legacy_out_refund_no(payment_id, bill_id, request_key))
@@ -111,7 +112,9 @@ def request_refund(payment_id: int, bill_id: int, amount_fen: int, reason: str, 
                 return existing
             available = refundable_fen(payment.id, bill_id)
             if amount_fen > available:
-                raise Conflict("退款金额超过可退金额", code="REFUND_EXCEEDS_PAID",
+                raise Conflict(f"退款金额 {format_yuan(amount_fen)} 元超过可退金额 "
+                               f"{format_yuan(max(available, 0))} 元",
+                               code="REFUND_EXCEEDS_PAID",
                                details={"refundable_fen": max(available, 0), "requested_fen": amount_fen})
             refund = Refund.create(payment=payment, bill=bill_id, out_refund_no=number,
                                    amount_fen=amount_fen, reason=reason[:80],

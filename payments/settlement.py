@@ -29,6 +29,7 @@ from server.db import for_update, transaction
 from server.ledger import posting
 from server.ledger.models import Payment
 from server.ledger.receipts import next_receipt_no
+from server.money import format_yuan
 from server.timeutil import SHANGHAI, local_today, utcnow
 
 log = logging.getLogger(__name__)
@@ -53,17 +54,17 @@ def mismatches(txn: dict, order: PaymentOrder, *, mchid: str, appid: str) -> lis
     """Every way the transaction disagrees with our order (R4)."""
     problems = []
     if str(txn.get("mchid")) != str(mchid):
-        problems.append(f"mchid {txn.get('mchid')!r} ≠ ours")
+        problems.append(f"商户号 {txn.get('mchid')!r} 与本商户不符")
     if appid and str(txn.get("appid")) != str(appid):
-        problems.append(f"appid {txn.get('appid')!r} ≠ ours")
+        problems.append(f"AppID {txn.get('appid')!r} 与本小程序不符")
     amount = txn.get("amount") or {}
     total = amount.get("total")
     if isinstance(total, bool) or not isinstance(total, int) or total != order.total_fen:
-        problems.append(f"amount.total {total!r} ≠ order total {order.total_fen}")
+        problems.append(f"支付金额 {total!r} 分与订单金额 {order.total_fen} 分不符")
     if amount.get("currency", "CNY") != "CNY":
-        problems.append(f"currency {amount.get('currency')!r} ≠ CNY")
+        problems.append(f"币种 {amount.get('currency')!r} 不是人民币")
     if not txn.get("transaction_id"):
-        problems.append("transaction_id missing")
+        problems.append("缺少微信支付订单号")
     return problems
 
 
@@ -85,11 +86,11 @@ def credit_wechat_transaction(txn: dict, *, mchid: str, appid: str, source: str)
     out_trade_no = txn.get("out_trade_no")
     order = PaymentOrder.get_or_none(PaymentOrder.out_trade_no == out_trade_no)
     if order is None:
-        raise_alert("payment_unknown_order", f"WeChat reports a payment for unknown order {out_trade_no}",
+        raise_alert("payment_unknown_order", f"微信支付报告了一笔本系统没有的订单 {out_trade_no} 的付款",
                     severity=Severity.CRITICAL, dedupe_key=f"unknown_order:{out_trade_no}",
                     details={"out_trade_no": out_trade_no, "transaction_id": txn.get("transaction_id"),
                              "source": source})
-        return CreditResult(Outcome.REJECTED, problems=["unknown out_trade_no"])
+        return CreditResult(Outcome.REJECTED, problems=["订单号不存在"])
     state = txn.get("trade_state")
     if state not in ("SUCCESS", "REFUND"):
         return CreditResult(Outcome.NOT_PAID, order=order)
@@ -124,11 +125,11 @@ def _apply(order_id: int, txn: dict, source: str) -> CreditResult:
                         severity=Severity.CRITICAL, dedupe_key=f"dup_txn:{transaction_id}",
                         community_id=order.community_id,
                         details={"first": order.transaction_id, "second": transaction_id})
-            return CreditResult(Outcome.REJECTED, order=order, problems=["second transaction"])
+            return CreditResult(Outcome.REJECTED, order=order, problems=["订单出现第二笔微信交易"])
         was_closed = order.status == OrderStatus.CLOSED
         paid_at = _success_time(txn)
         if not transition(order, OrderStatus.PAID, transaction_id=transaction_id, paid_at=paid_at):
-            return CreditResult(Outcome.REJECTED, order=order, problems=[f"order is {order.status}"])
+            return CreditResult(Outcome.REJECTED, order=order, problems=[f"订单状态为 {order.status}，不能入账"])
         payment = _record_payment(order, transaction_id, paid_at, was_closed, source)
         audit.record(audit.Actor("wechat", source), "payment.credit", "payment", payment.id,
                      after={"out_trade_no": order.out_trade_no, "transaction_id": transaction_id,
@@ -164,15 +165,15 @@ def _record_payment(order: PaymentOrder, transaction_id: str, paid_at: dt.dateti
     unallocated = order.total_fen - sum(amount for _, amount in plan)
     reasons = []
     if was_closed:
-        reasons.append("paid_after_close")
+        reasons.append("订单关闭后才付款")
     if unallocated:
-        reasons.append(f"unallocated_{unallocated}_fen")
+        reasons.append(f"{format_yuan(unallocated)} 元未能入账（账单已缴清或已作废），请核对后退款")
     community = order.community
     payment = Payment.create(
         community=community, order=order, channel=Channel.WECHAT, amount_fen=order.total_fen,
         transaction_id=transaction_id, received_at=paid_at,
         receipt_no=next_receipt_no(community, local_today(paid_at)),
-        needs_review=bool(reasons), review_reason=",".join(reasons),
+        needs_review=bool(reasons), review_reason="；".join(reasons),
         raw={"source": source})
     if plan:
         posting.allocate_payment(payment, plan, audit.Actor("wechat", source))

@@ -10,6 +10,7 @@ from server.ledger.models import Allocation, Payment, ReceiptCounter, Refund
 from server.outbox import OutboxMessage
 from server.owners.models import BindingCode, OwnerSession
 from server.property.models import Binding, Building, Community, House, Owner
+from server.reports.models import ReportSnapshot
 from server.reconciliation.models import ReconciliationItem, ReconciliationRun
 from server.schedule_state import ScheduleState
 from server.staff.models import StaffApiToken, StaffCommunity, StaffUser
@@ -48,4 +49,10 @@ ADMIN_MODELS = [
     StaffApiToken, AdminTask,
 ]
 
-ALL_MODELS = INITIAL_MODELS + OWNER_API_MODELS + JOBS_MODELS + REMINDER_MODELS + ADMIN_MODELS
+# Migration 0009_report_snapshots: the dashboard's per-community figures of finished dates.
+REPORT_MODELS = [
+    ReportSnapshot,
+]
+
+ALL_MODELS = (INITIAL_MODELS + OWNER_API_MODELS + JOBS_MODELS + REMINDER_MODELS + ADMIN_MODELS
+              + REPORT_MODELS)

@@ -291,6 +291,9 @@ def failure_rate(since: dt.datetime, until: dt.datetime) -> dict:
 
 # ------------------------------------------------------------ staff: policy, campaigns
 POLICY_LIMITS = {"due_soon_days": (0, 60), "overdue_every_days": (1, 90), "overdue_max": (0, 12)}
+_POLICY_LABELS = {"due_soon_days": "到期前提醒天数", "overdue_every_days": "逾期提醒间隔天数",
+                  "overdue_max": "逾期提醒次数上限", "bill_issued_on": "出账通知",
+                  "due_soon_on": "到期前提醒", "due_day_on": "到期日提醒"}
 CAMPAIGN_PREFIX = "campaign:"
 
 
@@ -309,11 +312,13 @@ def set_policy(community_id: int, actor, *, due_soon_days: int, overdue_every_da
     for name, value in values.items():
         low, high = POLICY_LIMITS[name]
         if not isinstance(value, int) or not low <= value <= high:
-            raise ValidationError(f"{name} 应在 {low} 到 {high} 之间", details={name: value})
+            raise ValidationError(f"{_POLICY_LABELS.get(name, name)}应在 {low} 到 {high} 之间",
+                                  details={name: value})
     switches = {"bill_issued_on": bill_issued_on, "due_soon_on": due_soon_on, "due_day_on": due_day_on}
     for name, value in switches.items():
         if value is not None and not isinstance(value, bool):
-            raise ValidationError(f"{name} 应为 true 或 false", details={name: value})
+            raise ValidationError(f"{_POLICY_LABELS.get(name, name)}应为开启或关闭（true/false）",
+                                  details={name: value})
     now = now or utcnow()
     with transaction():
         row = for_update(ReminderPolicy.select().where(ReminderPolicy.community == community_id)).first()

@@ -62,8 +62,8 @@ def record_results(owner_id: int, results: dict[str, str], *, config=None,
                        details={f"results.{t}": "unknown template id" for t in unknown})
     bad = sorted(t for t, r in results.items() if r not in SubscribeResult.ALL)
     if bad:
-        raise ValidationError("invalid result", details={f"results.{t}": "accept|reject|ban|filter"
-                                                         for t in bad})
+        raise ValidationError("订阅结果无效：每个模板的结果应为 accept、reject、ban 或 filter",
+                              details={f"results.{t}": "accept|reject|ban|filter" for t in bad})
     now = now or utcnow()
     with transaction():
         for template_id, result in sorted(results.items()):

@@ -17,6 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
+from urllib.parse import urlsplit
 
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_login import current_user
@@ -82,6 +83,27 @@ def chosen_community_ids(param: str = "community") -> list[int]:
 
 def can(*roles: str) -> bool:
     return current_user.is_authenticated and current_user.role in roles
+
+
+def safe_next(target: str | None, default: str, *, prefix: str = "/admin") -> str:
+    """``target`` when it is a path of this site under ``prefix`` (a ``next`` field or
+    parameter to go back to), else ``default``.  Refused: a scheme or host
+    ("https://evil.example/admin", "//evil.example"), a backslash or ``//`` in the
+    path, and control characters (a newline in a Location header is a 500)."""
+    if not target or not isinstance(target, str) or len(target) > 2000:
+        return default
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 or ch in "\\\u2028\u2029" for ch in target):
+        return default
+    try:
+        parts = urlsplit(target)
+    except ValueError:
+        return default
+    if parts.scheme or parts.netloc or "//" in parts.path:
+        return default
+    root = prefix.rstrip("/")
+    if parts.path != root and not parts.path.startswith(root + "/"):
+        return default
+    return target
 
 
 def run_action(fn: Callable, *, success: str, redirect_to: str, error_redirect: str | None = None):

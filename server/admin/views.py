@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
@@ -60,9 +59,7 @@ def _globals():
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/admin") and not urlsplit(target).netloc:
-        return target
-    return url_for("admin.dashboard")
+    return common.safe_next(target, url_for("admin.dashboard"))
 
 
 def _login_limit(view):
@@ -138,11 +135,12 @@ def dashboard():
     first, last = activity.period_range(period, as_of)
     channels = activity.channel_mix(ids, first, last) if first <= last else []
     trend = collection.trend(ids, period, as_of)
+    computed_at = collection.snapshot_time(ids, period, as_of)
     work = activity.open_work(ids, all_communities=user.role == StaffRole.ADMIN and not code)
     return render_template(
         "admin/dashboard.html", user=user, communities=permitted, community_code=code,
         as_of=as_of, period=period, report=report, ages=ages, channels=channels,
-        channel_range=(first, last), work=work,
+        channel_range=(first, last), work=work, computed_at=computed_at,
         arrears_chart=charts.bar_chart(
             [(a.label, a.balance_fen, format_yuan(a.balance_fen)) for a in ages],
             title="欠费账龄（元）"),

@@ -12,31 +12,37 @@ from server.billing.models import Adjustment, AdjustmentKind, AdjustmentStatus, 
 from server.db import for_update, transaction
 from server.errors import Conflict, Forbidden, NotFound, ValidationError
 from server.ledger.posting import derive_status, lock_bill
+from server.money import format_yuan
 from server.timeutil import utcnow
+
+_KIND_ZH = {AdjustmentKind.WAIVER: "减免", AdjustmentKind.DISCOUNT: "优惠",
+            AdjustmentKind.CORRECTION: "更正", AdjustmentKind.VOID: "作废"}
+_STATUS_ZH = {AdjustmentStatus.APPROVED: "批准", AdjustmentStatus.REJECTED: "驳回"}
 
 
 def _check_amount(bill: Bill, kind: str, amount_fen: int | None) -> int:
     """The signed amount this adjustment would apply to ``bill`` as it is now."""
     if bill.status == BillStatus.VOID:
-        raise Conflict(f"bill {bill.id} is void", code="BILL_VOID")
+        raise Conflict(f"账单 {bill.id} 已作废，不能再调整", code="BILL_VOID")
     balance = bill.balance_fen
     if kind == AdjustmentKind.VOID:
         if bill.paid_fen != 0:
-            raise Conflict("only an unpaid bill can be voided; refund first",
+            raise Conflict(f"账单已缴 {format_yuan(bill.paid_fen)} 元，不能作废；请先退款",
                            code="BILL_HAS_PAYMENTS", details={"paid_fen": bill.paid_fen})
         whole = -bill.total_due_fen
         if amount_fen is not None and amount_fen != whole:
-            raise ValidationError("a void cancels the whole remaining total",
-                                  details={"amount_fen": f"must be {whole} (or omitted)"})
+            raise ValidationError(f"作废须取消账单全部应缴金额 {format_yuan(-whole)} 元，请不要填写其他金额",
+                                  details={"amount_fen": f"应为 {whole}（或不填）"})
         return whole
     if isinstance(amount_fen, bool) or not isinstance(amount_fen, int) or amount_fen == 0:
-        raise ValidationError("amount_fen must be a non-zero integer number of fen",
+        raise ValidationError("调整金额须为不等于零的整数（单位：分）",
                               details={"amount_fen": repr(amount_fen)})
     if kind in (AdjustmentKind.WAIVER, AdjustmentKind.DISCOUNT) and amount_fen > 0:
-        raise ValidationError(f"a {kind} reduces what is owed: the amount must be negative",
+        raise ValidationError(f"{_KIND_ZH.get(kind, kind)}是减少应缴金额，调整金额须为负数",
                               details={"amount_fen": amount_fen})
     if balance + amount_fen < 0:
-        raise ValidationError("the adjustment would leave the bill owing less than nothing",
+        raise ValidationError(f"调整后账单应缴余额将小于零：当前余额 {format_yuan(balance)} 元，"
+                              f"调整 {format_yuan(amount_fen)} 元；请减小调整金额",
                               code="BALANCE_NEGATIVE",
                               details={"balance_fen": balance, "amount_fen": amount_fen})
     return amount_fen
@@ -66,13 +72,14 @@ def request_adjustment(bill_id: int, kind: str, amount_fen: int | None, reason: 
     another staff member.  For a void pass ``amount_fen=None``: it is minus the
     bill's whole remaining total."""
     if kind not in AdjustmentKind.ALL:
-        raise ValidationError(f"kind must be one of {', '.join(AdjustmentKind.ALL)}",
+        raise ValidationError(f"调整类型应为{'、'.join(_KIND_ZH[k] for k in AdjustmentKind.ALL)}之一",
                               details={"kind": kind})
     reason = (reason or "").strip()
     if not reason:
-        raise ValidationError("a reason is required", details={"reason": "required"})
+        raise ValidationError("请填写调整原因", details={"reason": "必填"})
     if len(reason) > 255:
-        raise ValidationError("reason is too long", details={"reason": "at most 255 characters"})
+        raise ValidationError(f"调整原因最多 255 个字，现有 {len(reason)} 个字",
+                              details={"reason": "最多 255 个字"})
     with transaction():
         bill = lock_bill(bill_id)
         amount = _check_amount(bill, kind, amount_fen)
@@ -95,13 +102,14 @@ def request_adjustment(bill_id: int, kind: str, amount_fen: int | None, reason: 
 def _decide(adj_id: int, actor: audit.Actor) -> tuple[Adjustment, Bill]:
     adjustment = Adjustment.get_or_none(Adjustment.id == adj_id)
     if adjustment is None:
-        raise NotFound(f"adjustment {adj_id} not found")
+        raise NotFound(f"调整申请 {adj_id} 不存在")
     bill = lock_bill(adjustment.bill_id)  # the bill first, always: one lock order
     adjustment = for_update(Adjustment.select().where(Adjustment.id == adj_id)).get()
     if adjustment.status != AdjustmentStatus.PENDING:
-        raise Conflict(f"adjustment {adj_id} is already {adjustment.status}", code="ALREADY_DECIDED")
+        raise Conflict(f"调整申请 {adj_id} 已经{_STATUS_ZH.get(adjustment.status, adjustment.status)}，"
+                       "不能再审批", code="ALREADY_DECIDED")
     if actor.staff_id is None:
-        raise Forbidden("only a staff member can decide an adjustment")
+        raise Forbidden("只有工作人员可以审批调整申请")
     return adjustment, bill
 
 
@@ -114,7 +122,8 @@ def _close(adjustment: Adjustment, status: str, actor: audit.Actor, note: str) -
                .where(Adjustment.id == adjustment.id,
                       Adjustment.status == AdjustmentStatus.PENDING).execute())
     if updated != 1:
-        raise Conflict(f"adjustment {adjustment.id} was decided by someone else", code="ALREADY_DECIDED")
+        raise Conflict(f"调整申请 {adjustment.id} 刚被其他人处理过，请刷新后查看",
+                       code="ALREADY_DECIDED")
 
 
 def approve_adjustment(adj_id: int, actor: audit.Actor, note: str = "") -> Adjustment:
@@ -124,12 +133,12 @@ def approve_adjustment(adj_id: int, actor: audit.Actor, note: str = "") -> Adjus
     with transaction():
         adjustment, bill = _decide(adj_id, actor)
         if adjustment.requested_by_id is not None and adjustment.requested_by_id == actor.staff_id:
-            raise Forbidden("the requester cannot approve their own adjustment",
+            raise Forbidden("申请人不能审批自己的调整：金额达到审批线，需要另一位工作人员审批",
                             code="SECOND_APPROVER_REQUIRED")
         try:
             _check_amount(bill, adjustment.kind, adjustment.amount_fen)
         except ValidationError as exc:
-            raise Conflict(f"the bill changed since the request: {exc.message}",
+            raise Conflict(f"申请之后账单已发生变化（如新增滞纳金或缴费）：{exc.message}；请驳回后重新申请",
                            code="BILL_CHANGED", details=exc.details) from None
         _close(adjustment, AdjustmentStatus.APPROVED, actor, note)
         _apply(bill, adjustment, actor)

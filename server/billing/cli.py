@@ -45,7 +45,7 @@ def _community(value: str) -> Community:
         query = query | (Community.id == int(value))
     community = Community.get_or_none(query)
     if community is None:
-        raise click.ClickException(f"no community with id or code {value!r}")
+        raise click.ClickException(f"没有编号或编码为“{value}”的小区")
     return community
 
 
@@ -54,7 +54,7 @@ def _actor(username: str | None) -> Actor:
         return Actor.system("cli")
     staff = StaffUser.get_or_none(StaffUser.username == username)
     if staff is None:
-        raise click.ClickException(f"no staff user {username!r}")
+        raise click.ClickException(f"没有工作人员“{username}”")
     return Actor.staff(staff)
 
 

@@ -48,7 +48,7 @@ def accrue_late_fees(bill_id: int, as_of_date: dt.date | None = None,
         with transaction():
             bill = for_update(Bill.select().where(Bill.id == bill_id)).first()
             if bill is None:
-                raise NotFound(f"bill {bill_id} not found")
+                raise NotFound(f"账单 {bill_id} 不存在")
             if bill.status not in BillStatus.OPEN:
                 return 0
             rule = _rule_for(bill)

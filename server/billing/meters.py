@@ -27,13 +27,19 @@ HISTORY_READINGS = 3
 HISTORY_WINDOW_MONTHS = 12  # "recent": the last 3 readings within a year
 
 
+_READING_LABELS = {"current": "本期读数", "start_reading": "起始读数",
+                   "old_final_reading": "旧表最终读数", "new_start_reading": "新表起始读数"}
+
+
 def _reading_value(name: str, value) -> Decimal:
+    label = _READING_LABELS.get(name, name)
     try:
         number = to_decimal(value)
     except MoneyError:
-        raise ValidationError(f"{name} must be a decimal number", details={name: "not a number"}) from None
+        raise ValidationError(f"{label}“{value}”不是数字，请填写如 123.45 的读数",
+                              details={name: "不是数字"}) from None
     if number < 0 or number.as_tuple().exponent < -2 or number >= Decimal("1e12"):
-        raise ValidationError(f"{name} must be ≥ 0 with at most 2 decimals",
+        raise ValidationError(f"{label} {number} 不符合要求：读数应不小于 0、最多两位小数",
                               details={name: str(number)})
     return number
 
@@ -46,10 +52,10 @@ def _lock_house(house_id: int, fee_item_id: int) -> House:
     query = query.for_update("FOR NO KEY UPDATE") if is_postgres() else for_update(query)
     house = query.first()
     if house is None:
-        raise NotFound(f"house {house_id} not found")
+        raise NotFound(f"房屋 {house_id} 不存在")
     item = FeeItem.get_or_none(FeeItem.id == fee_item_id)
     if item is None or item.community_id != house.community_id:
-        raise NotFound(f"fee item {fee_item_id} not found in the house's community")
+        raise NotFound(f"该房屋所在小区没有收费项目 {fee_item_id}")
     return house
 
 
@@ -74,7 +80,7 @@ def install_meter(house_id: int, fee_item_id: int, start_reading, installed_on: 
     with transaction():
         house = _lock_house(house_id, fee_item_id)
         if active_meter(house_id, fee_item_id) is not None:
-            raise Conflict("the house already has a meter for this item; use replace_meter",
+            raise Conflict("该房屋已有此收费项目的表具；如需更换，请登记换表",
                            code="METER_EXISTS")
         meter = Meter.create(house=house_id, fee_item=fee_item_id, serial=serial or "",
                              start_reading=start, installed_on=installed_on)
@@ -94,13 +100,13 @@ def replace_meter(house_id: int, fee_item_id: int, old_final_reading, new_start_
         house = _lock_house(house_id, fee_item_id)
         old = active_meter(house_id, fee_item_id)
         if old is None:
-            raise NotFound("no active meter to replace; use install_meter")
+            raise NotFound("该房屋没有在用的表具可更换，请先安装表具")
         last = (MeterReading.select().where(MeterReading.meter == old)
                 .order_by(MeterReading.period.desc()).first())
         floor = last.current if last else old.start_reading
         if final < floor:
-            raise ValidationError("the old meter's final reading is below its last reading",
-                                  details={"old_final_reading": f"must be ≥ {floor}"})
+            raise ValidationError(f"旧表最终读数 {final} 低于其最近读数 {floor}，请核对后重填",
+                                  details={"old_final_reading": f"应不小于 {floor}"})
         before = _meter_snapshot(old)
         old.status, old.final_reading, old.replaced_on = MeterStatus.REPLACED, final, replaced_on
         old.save()
@@ -125,7 +131,7 @@ def _usage_since(anchor: MeterReading | None, meter: Meter, current: Decimal) ->
         segments.append((cursor.start_reading, to_value))
         if cursor.replaces_id is None:
             if anchor is not None:
-                raise ValidationError("the last reading's meter is not in this meter's history")
+                raise ValidationError("上次读数所属的表具不在当前表具的更换记录中，请联系管理员核对表具")
             previous = cursor.start_reading
             break
         cursor = Meter.get_by_id(cursor.replaces_id)
@@ -133,8 +139,7 @@ def _usage_since(anchor: MeterReading | None, meter: Meter, current: Decimal) ->
     for low, high in segments:
         if high < low:
             raise ValidationError(
-                f"current reading {current} is below the previous {low}; "
-                "record a meter replacement first",
+                f"本期读数 {current} 低于上期读数 {low}；如已换表，请先登记换表",
                 code="READING_DECREASED", details={"current": str(current), "previous": str(low)})
     return previous, sum((high - low for low, high in segments), Decimal(0))
 
@@ -145,8 +150,9 @@ def record_reading(house_id: int, fee_item_id: int, period: str, current, read_o
     existing reading; a different value for a period already read is a Conflict."""
     try:
         parse_period(period)
-    except PeriodError as exc:
-        raise ValidationError(str(exc), details={"period": period}) from None
+    except PeriodError:
+        raise ValidationError(f"账期“{period}”格式不对，应为 YYYY-MM（如 2026-11）",
+                              details={"period": period}) from None
     value = _reading_value("current", current)
     try:
         with transaction():
@@ -156,13 +162,13 @@ def record_reading(house_id: int, fee_item_id: int, period: str, current, read_o
                 return existing
             meter = active_meter(house_id, fee_item_id)
             if meter is None:
-                raise ValidationError("the house has no meter for this item; install one first",
+                raise ValidationError("该房屋没有此收费项目的表具，请先安装表具",
                                       code="NO_METER")
             last = (MeterReading.select()
                     .where(MeterReading.house == house_id, MeterReading.fee_item == fee_item_id)
                     .order_by(MeterReading.period.desc()).first())
             if last is not None and last.period > period:
-                raise ValidationError(f"a reading for the later period {last.period} exists",
+                raise ValidationError(f"已有更晚账期 {last.period} 的读数，不能补录更早的账期 {period}",
                                       code="READING_OUT_OF_ORDER", details={"period": period})
             previous, usage = _usage_since(last, meter, value)
             reading = MeterReading.create(
@@ -187,7 +193,7 @@ def _existing(house_id, fee_item_id, period, value) -> MeterReading | None:
                                         MeterReading.fee_item == fee_item_id,
                                         MeterReading.period == period)
     if existing is not None and Decimal(existing.current) != value:
-        raise Conflict(f"period {period} already has the reading {existing.current}",
+        raise Conflict(f"账期 {period} 已录入读数 {existing.current}，不能改为 {value}",
                        code="READING_EXISTS", details={"current": str(existing.current)})
     return existing
 
@@ -278,7 +284,7 @@ def record_readings(fee_item_id: int, period: str, entries, read_on: dt.date, ac
 
     entries = list(entries)
     if not entries:
-        raise ValidationError("no readings to record", code="NO_READINGS")
+        raise ValidationError("没有填写任何读数", code="NO_READINGS")
     errors: dict[str, dict] = {}
     recorded: list[MeterReading] = []
     try:
@@ -294,6 +300,6 @@ def record_readings(fee_item_id: int, period: str, entries, read_on: dt.date, ac
             if errors:
                 raise _GridRefused
     except _GridRefused:
-        raise ValidationError(f"{len(errors)} of {len(entries)} readings refused; none recorded",
+        raise ValidationError(f"{len(entries)} 条读数中有 {len(errors)} 条有问题，全部未保存；请修改后重新提交",
                               code="READINGS_REJECTED", details={"rows": errors}) from None
     return recorded

@@ -16,6 +16,7 @@ from server.property.models import House, HouseStatus
 from server.timeutil import day_in_month, period_end, period_start
 
 ONE = Decimal(1)
+_ANOMALY_ZH = {"usage_high": "异常偏高", "usage_zero": "为零（房屋在住）"}
 
 
 @dataclass(frozen=True)
@@ -88,8 +89,8 @@ def item_plans(community_id: int, period: str) -> tuple[list[ItemPlan], list[Pro
     for item in items:
         standard = standard_for(item, start)
         if standard is None:
-            problems.append(Problem("no_standard", f"{item.name}: no published standard in force "
-                                    f"on {start.isoformat()}", fee_item_id=item.id))
+            problems.append(Problem("no_standard", f"{item.name}：{start.isoformat()} 没有生效的已发布"
+                                    "收费标准，请先发布收费标准", fee_item_id=item.id))
             continue
         months = cycle_months(standard.cycle, period)
         if months == 0:
@@ -183,10 +184,10 @@ def _plan_item(plan: ChunkPlan, item: ItemPlan, houses, period, readings, histor
             reading = readings.get((house_id, item_id))
             if reading is None:
                 if (house_id, item_id) in has_meter:
-                    plan.problems.append(Problem("missing_reading", f"{room_no}: no {item.name} "
-                                                 f"reading for {period}", house_id, item_id))
+                    plan.problems.append(Problem("missing_reading", f"{room_no}：缺少{item.name} "
+                                                 f"{period} 的读数，请先录入", house_id, item_id))
                 else:
-                    plan.problems.append(Problem("no_meter", f"{room_no}: no {item.name} meter",
+                    plan.problems.append(Problem("no_meter", f"{room_no}：未安装{item.name}表具",
                                                  house_id, item_id))
                 continue
             quantity = reading[5]
@@ -194,11 +195,13 @@ def _plan_item(plan: ChunkPlan, item: ItemPlan, houses, period, readings, histor
                 kind = meters_mod.anomaly_kind(quantity, history.get((house_id, item_id), ()),
                                                status == HouseStatus.OCCUPIED, anomaly_factor)
                 if kind:
-                    plan.problems.append(Problem(kind, f"{room_no}: {item.name} usage {quantity}",
+                    plan.problems.append(Problem(kind, f"{room_no}：{item.name}用量 {quantity}"
+                                                 f"{_ANOMALY_ZH.get(kind, '异常')}，请核对读数",
                                                  house_id, item_id))
         elif method == Method.PER_AREA:
             if area is None or area <= 0:
-                plan.problems.append(Problem("zero_area", f"{room_no}: floor area is {area}",
+                plan.problems.append(Problem("zero_area", f"{room_no}：房屋面积为 {area}，"
+                                                 "请先补录面积",
                                              house_id, item_id))
                 continue
             quantity = area

@@ -86,11 +86,12 @@ def _check(community_id: int, period: str | None) -> tuple[Community, str]:
     period = period or current_period()
     try:
         parse_period(period)
-    except PeriodError as exc:
-        raise ValidationError(str(exc), details={"period": period}) from None
+    except PeriodError:
+        raise ValidationError(f"账期“{period}”格式不对，应为 YYYY-MM（如 2026-11）",
+                              details={"period": period}) from None
     community = Community.get_or_none(Community.id == community_id)
     if community is None:
-        raise NotFound(f"community {community_id} not found")
+        raise NotFound(f"小区 {community_id} 不存在")
     return community, period
 
 
@@ -186,15 +187,20 @@ def insert_bills(rows: list[tuple]) -> int:
         return _execute(rows, ignore=True)
 
 
+_RUN_ZH = {RunStatus.PREVIEWED: "已预览", RunStatus.ISSUING: "出账中", RunStatus.ISSUED: "已出账",
+           RunStatus.FAILED: "失败"}
+
+
 def _transition(run: BillingRun, new: str, **values) -> None:
     """The one way a run changes status: issuing → issued | failed."""
     allowed = {RunStatus.ISSUING: (RunStatus.ISSUED, RunStatus.FAILED)}
     if new not in allowed.get(run.status, ()):
-        raise Conflict(f"billing run {run.id} cannot go from {run.status} to {new}")
+        raise Conflict(f"出账批次 {run.id} 当前状态为 {_RUN_ZH.get(run.status, run.status)}，"
+                       f"不能改为 {_RUN_ZH.get(new, new)}；请刷新后查看")
     updated = (BillingRun.update(status=new, **values)
                .where(BillingRun.id == run.id, BillingRun.status == run.status).execute())
     if updated != 1:
-        raise Conflict(f"billing run {run.id} changed status underneath us")
+        raise Conflict(f"出账批次 {run.id} 的状态刚被其他操作改变，请刷新后查看")
     run.status = new
     for name, value in values.items():
         setattr(run, name, value)

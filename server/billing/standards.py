@@ -23,26 +23,39 @@ from server.timeutil import utcnow
 
 EDITABLE = ("method", "unit_price", "unit", "cycle", "due_day", "late_fee_daily_rate",
             "late_fee_grace_days", "late_fee_cap_ratio", "effective_from", "effective_to", "note")
+FIELD_LABELS = {"method": "计费方式", "unit_price": "单价", "unit": "计量单位", "cycle": "收费周期",
+                "due_day": "缴费日", "late_fee_daily_rate": "滞纳金日费率",
+                "late_fee_grace_days": "宽限天数", "late_fee_cap_ratio": "滞纳金上限比例",
+                "effective_from": "生效日期", "effective_to": "截止日期", "note": "备注",
+                "code": "编码", "name": "名称"}
+_METHOD_ZH = {Method.FIXED: "固定", Method.PER_AREA: "按面积", Method.METERED: "按用量"}
+_CYCLE_ZH = {Cycle.MONTHLY: "按月", Cycle.QUARTERLY: "按季", Cycle.YEARLY: "按年"}
+
+
+def _refused(what: str, errors: dict) -> ValidationError:
+    """One refusal listing every field problem in Chinese (details keep them by field)."""
+    listed = "；".join(f"{FIELD_LABELS.get(k, k)}：{v}" for k, v in errors.items())
+    return ValidationError(f"{what}填写有误：{listed}", details=errors)
 
 
 def create_fee_item(community_id: int, code: str, name: str, actor: audit.Actor) -> FeeItem:
     code, name = (code or "").strip(), (name or "").strip()
     errors = {}
     if not code or len(code) > 32:
-        errors["code"] = "required, at most 32 characters"
+        errors["code"] = "必填，最多 32 个字符"
     if not name or len(name) > 50:
-        errors["name"] = "required, at most 50 characters"
+        errors["name"] = "必填，最多 50 个字符"
     if errors:
-        raise ValidationError("invalid fee item", details=errors)
+        raise _refused("收费项目", errors)
     if not Community.select().where(Community.id == community_id).exists():
-        raise NotFound(f"community {community_id} not found")
+        raise NotFound(f"小区 {community_id} 不存在")
     try:
         with transaction():
             item = FeeItem.create(community=community_id, code=code, name=name)
             audit.record(actor, "fee_item.create", "fee_item", item.id,
                          after={"code": code, "name": name}, community_id=community_id)
     except peewee.IntegrityError:
-        raise Conflict(f"fee item {code!r} already exists in this community",
+        raise Conflict(f"本小区已有编码为“{code}”的收费项目，请换一个编码",
                        code="FEE_ITEM_EXISTS") from None
     return item
 
@@ -52,12 +65,12 @@ def _decimal(errors: dict, name: str, value, *, places: int, low: Decimal,
     try:
         number = to_decimal(value)
     except MoneyError:
-        errors[name] = "must be a decimal number (float is refused)"
+        errors[name] = "应为数字"
         return None
     if number.as_tuple().exponent < -places:
-        errors[name] = f"at most {places} decimal places"
+        errors[name] = f"最多 {places} 位小数"
     elif number < low or (high is not None and number > high):
-        errors[name] = f"must be between {low} and {high}" if high is not None else f"must be ≥ {low}"
+        errors[name] = f"应在 {low} 到 {high} 之间" if high is not None else f"不能小于 {low}"
     return number
 
 
@@ -67,12 +80,12 @@ def validate(values: dict) -> dict:
     out = dict(values)
     method = values.get("method")
     if method not in Method.ALL:
-        errors["method"] = f"one of {', '.join(Method.ALL)}"
+        errors["method"] = f"应为{'、'.join(_METHOD_ZH[m] for m in Method.ALL)}之一"
     cycle = values.get("cycle", Cycle.MONTHLY)
     if cycle not in Cycle.MONTHS:
-        errors["cycle"] = f"one of {', '.join(Cycle.MONTHS)}"
+        errors["cycle"] = f"应为{'、'.join(_CYCLE_ZH.get(c, c) for c in Cycle.MONTHS)}之一"
     elif method == Method.METERED and cycle != Cycle.MONTHLY:
-        errors["cycle"] = "metered items are read and billed monthly"
+        errors["cycle"] = "按用量计费的项目只能按月收费"
     out["cycle"] = cycle
     out["unit_price"] = _decimal(errors, "unit_price", values.get("unit_price"), places=4,
                                  low=Decimal(0), high=Decimal("99999999.9999"))
@@ -85,7 +98,7 @@ def validate(values: dict) -> dict:
     for name, low, high in (("due_day", 1, 31), ("late_fee_grace_days", 0, 365)):
         value = values.get(name, 15 if name == "due_day" else 0)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            errors[name] = f"an integer from {low} to {high}"
+            errors[name] = f"应为 {low} 到 {high} 的整数"
         out[name] = value
     unit = (values.get("unit") or "").strip()
     if method == Method.FIXED:
@@ -93,19 +106,19 @@ def validate(values: dict) -> dict:
     elif method == Method.PER_AREA:
         unit = UNIT_PER_AREA
     elif method == Method.METERED and not unit:
-        errors["unit"] = "required for metered items (m³, kWh …)"
+        errors["unit"] = "按用量计费的项目必须填写（如 m³、kWh）"
     if len(unit) > 16:
-        errors["unit"] = "at most 16 characters"
+        errors["unit"] = "最多 16 个字符"
     out["unit"] = unit
     start, end = values.get("effective_from"), values.get("effective_to")
     if not isinstance(start, dt.date) or isinstance(start, dt.datetime):
-        errors["effective_from"] = "a date"
+        errors["effective_from"] = "应为日期"
     if end is not None and (not isinstance(end, dt.date) or isinstance(end, dt.datetime)
                             or (isinstance(start, dt.date) and end < start)):
-        errors["effective_to"] = "a date on or after effective_from"
+        errors["effective_to"] = "不能早于生效日期"
     out["note"] = (values.get("note") or "").strip()[:255]
     if errors:
-        raise ValidationError("invalid fee standard", details=errors)
+        raise _refused("收费标准", errors)
     return out
 
 
@@ -119,11 +132,12 @@ def create_standard(fee_item_id: int, actor: audit.Actor, **values) -> FeeStanda
     """A new draft version (version = highest so far + 1) of a fee item's standard."""
     unknown = set(values) - set(EDITABLE)
     if unknown:
-        raise ValidationError("unknown fields", details={k: "unknown field" for k in sorted(unknown)})
+        raise ValidationError(f"不认识的字段：{'、'.join(sorted(unknown))}",
+                              details={k: "未知字段" for k in sorted(unknown)})
     clean = validate(values)
     item = FeeItem.get_or_none(FeeItem.id == fee_item_id)
     if item is None:
-        raise NotFound(f"fee item {fee_item_id} not found")
+        raise NotFound(f"收费项目 {fee_item_id} 不存在")
     for _ in range(3):  # a concurrent create may take the same version number
         try:
             with transaction():
@@ -137,17 +151,18 @@ def create_standard(fee_item_id: int, actor: audit.Actor, **values) -> FeeStanda
             return standard
         except peewee.IntegrityError:
             continue
-    raise Conflict("another version was created at the same time; try again")
+    raise Conflict("有人同时新建了该项目的收费标准版本，请稍后重试")
 
 
 def update_draft(standard_id: int, actor: audit.Actor, **changes) -> FeeStandard:
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise ValidationError("unknown fields", details={k: "unknown field" for k in sorted(unknown)})
+        raise ValidationError(f"不认识的字段：{'、'.join(sorted(unknown))}",
+                              details={k: "未知字段" for k in sorted(unknown)})
     with transaction():
         standard = _locked(standard_id)
         if standard.status != StandardStatus.DRAFT:
-            raise Conflict("a published standard is never edited; create a new version",
+            raise Conflict("已发布的收费标准不能修改，请新建一个版本",
                            code="STANDARD_PUBLISHED")
         before = _snapshot(standard)
         merged = {name: getattr(standard, name) for name in EDITABLE}
@@ -166,7 +181,7 @@ def publish_standard(standard_id: int, actor: audit.Actor) -> FeeStandard:
     with transaction():
         standard = _locked(standard_id)
         if standard.status != StandardStatus.DRAFT:
-            raise Conflict("already published", code="STANDARD_PUBLISHED")
+            raise Conflict("该收费标准已经发布过了", code="STANDARD_PUBLISHED")
         # Lock the item so two publications of the same item are serialised.
         for_update(FeeItem.select().where(FeeItem.id == standard.fee_item_id)).get()
         latest = (FeeStandard.select(peewee.fn.MAX(FeeStandard.effective_from))
@@ -174,8 +189,9 @@ def publish_standard(standard_id: int, actor: audit.Actor) -> FeeStandard:
                          FeeStandard.status == StandardStatus.PUBLISHED).scalar())
         if latest is not None and standard.effective_from <= _as_date(latest):
             raise ValidationError(
-                "a new version must take effect after the current one",
-                details={"effective_from": f"must be after {_as_date(latest).isoformat()}"})
+                f"新版本的生效日期须晚于当前已发布版本的生效日期 {_as_date(latest).isoformat()}，"
+                "请修改生效日期后再发布",
+                details={"effective_from": f"须晚于 {_as_date(latest).isoformat()}"})
         before = _snapshot(standard)
         standard.status = StandardStatus.PUBLISHED
         standard.published_at = utcnow()
@@ -203,7 +219,7 @@ def standard_for(fee_item, on_date: dt.date) -> FeeStandard | None:
 def _locked(standard_id: int) -> FeeStandard:
     standard = for_update(FeeStandard.select().where(FeeStandard.id == standard_id)).first()
     if standard is None:
-        raise NotFound(f"fee standard {standard_id} not found")
+        raise NotFound(f"收费标准 {standard_id} 不存在")
     return standard
 
 

@@ -30,9 +30,10 @@ def _owner_actor(owner_id: int) -> audit.Actor:
 def _clean_text(text: str, *, required: bool = True) -> str:
     text = (text or "").strip()
     if required and not text:
-        raise ValidationError("请填写内容", details={"text": "required"})
+        raise ValidationError("请填写内容", details={"text": "必填"})
     if len(text) > MAX_TEXT:
-        raise ValidationError("内容太长", details={"text": f"at most {MAX_TEXT} characters"})
+        raise ValidationError(f"内容太长：最多 {MAX_TEXT} 个字，现有 {len(text)} 个字",
+                              details={"text": f"最多 {MAX_TEXT} 个字"})
     return text
 
 
@@ -60,7 +61,8 @@ def _release_if_settled(bill: Bill, actor: audit.Actor, dispute_id: int) -> None
 def open_dispute(owner_id: int, bill_id: int, reason: str, text: str, *,
                  now: dt.datetime | None = None) -> Dispute:
     if reason not in DisputeReason.ALL:
-        raise ValidationError("invalid reason", details={"reason": f"one of {', '.join(DisputeReason.ALL)}"})
+        raise ValidationError("请选择异议原因：金额有误、读数有误、已缴过、不是我的房屋/费用、服务质量或其他",
+                              details={"reason": f"应为 {', '.join(DisputeReason.ALL)} 之一"})
     text = _clean_text(text)
     now = now or utcnow()
     actor = _owner_actor(owner_id)
@@ -100,7 +102,7 @@ def _locked_dispute(dispute_id: int, owner_id: int | None = None) -> tuple[Dispu
 def _add_message(dispute: Dispute, bill: Bill, author: str, text: str, actor: audit.Actor,
                  status: str, now: dt.datetime, staff_id: int | None = None) -> DisputeMessage:
     if dispute.status not in DisputeStatus.ACTIVE:
-        raise Conflict("异议已结束", code="DISPUTE_CLOSED")
+        raise Conflict("该异议已结束，不能再回复或处理", code="DISPUTE_CLOSED")
     message = DisputeMessage.create(dispute=dispute.id, author=author, staff=staff_id,
                                     text=text, created_at=now)
     before = dispute.status
@@ -137,7 +139,7 @@ def reply_to_dispute(dispute_id: int, actor: audit.Actor, text: str, *,
 def _close(dispute: Dispute, bill: Bill, status: str, actor: audit.Actor, now: dt.datetime,
            **fields) -> Dispute:
     if dispute.status not in DisputeStatus.ACTIVE:
-        raise Conflict("异议已结束", code="DISPUTE_CLOSED")
+        raise Conflict("该异议已结束，不能再回复或处理", code="DISPUTE_CLOSED")
     before = dispute.status
     for name, value in dict(status=status, updated_at=now, closed_at=now, **fields).items():
         setattr(dispute, name, value)
@@ -157,8 +159,8 @@ def resolve_dispute(dispute_id: int, actor: audit.Actor, resolution: str = "", *
         dispute, bill = _locked_dispute(dispute_id)
         if adjustment_id is not None and not (Adjustment.select().where(
                 Adjustment.id == adjustment_id, Adjustment.bill == bill.id).exists()):
-            raise ValidationError("the adjustment is not on this bill",
-                                  details={"adjustment_id": "not an adjustment of the disputed bill"})
+            raise ValidationError(f"调整 {adjustment_id} 不是该异议账单的调整，请选择该账单的调整",
+                                  details={"adjustment_id": "不是该账单的调整"})
         closed = _close(dispute, bill, DisputeStatus.RESOLVED, actor, now, resolution=resolution,
                         adjustment=adjustment_id, resolved_by=actor.staff_id)
         outbox.add(RESOLVED, {"dispute_id": dispute.id}, dedupe_key=f"{RESOLVED}:{dispute.id}")

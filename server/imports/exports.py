@@ -83,8 +83,9 @@ def _check_filters(period_from, period_to, statuses) -> list[str] | None:
         if value:
             try:
                 parse_period(value)
-            except PeriodError as exc:
-                raise ValidationError(str(exc), code="BAD_PERIOD") from None
+            except PeriodError:
+                raise ValidationError(f"账期“{value}”格式不对，应为 YYYY-MM（如 2026-11）",
+                                      code="BAD_PERIOD") from None
     if not statuses:
         return None
     wanted = []
@@ -94,7 +95,8 @@ def _check_filters(period_from, period_to, statuses) -> list[str] | None:
         elif status in STATUS_LABELS:
             wanted.append(status)
         else:
-            raise ValidationError(f"unknown bill status {status!r}", code="BAD_STATUS",
+            raise ValidationError(f"账单状态“{status}”无效，应为 open（未缴清）或 "
+                                  f"{'、'.join(STATUS_LABELS)} 之一", code="BAD_STATUS",
                                   details={"allowed": [*STATUS_LABELS, "open"]})
     return wanted
 

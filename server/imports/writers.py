@@ -77,4 +77,4 @@ def table_writer(path: str | Path, fmt: str, headers: list[str],
             raise
         workbook.save(str(path))
         return
-    raise ExportFormatError(f"unknown format {fmt!r}")
+    raise ExportFormatError(f"导出格式应为 csv 或 xlsx，而不是 {fmt}")

@@ -16,7 +16,12 @@ from server.billing.models import Bill, BillStatus
 from server.db import for_update, transaction
 from server.errors import Conflict, NotFound, ValidationError
 from server.ledger.models import Allocation, Payment, Refund, RefundStatus
+from server.money import format_yuan
 from server.timeutil import utcnow
+
+_STATUS_ZH = {BillStatus.PAID: "已缴清", BillStatus.WAIVED: "已减免", BillStatus.VOID: "已作废"}
+_REFUND_ZH = {RefundStatus.PENDING_APPROVAL: "待审批", RefundStatus.REJECTED: "已驳回",
+              RefundStatus.ABNORMAL: "异常", RefundStatus.CLOSED: "已关闭"}
 
 
 def status_for(amount_fen: int, adjusted_fen: int, late_fee_fen: int, paid_fen: int,
@@ -43,7 +48,7 @@ def _snapshot(bill: Bill) -> dict:
 def lock_bill(bill_id: int) -> Bill:
     bill = for_update(Bill.select().where(Bill.id == bill_id)).first()
     if bill is None:
-        raise NotFound(f"bill {bill_id} not found")
+        raise NotFound(f"账单 {bill_id} 不存在")
     return bill
 
 
@@ -55,7 +60,13 @@ def _move_paid(bill: Bill, delta: int) -> None:
                       Bill.paid_fen + delta <= total_due)
                .execute())
     if updated != 1:
-        raise Conflict(f"bill {bill.id}: paid would leave 0…{bill.total_due_fen} fen",
+        if delta > 0:
+            message = (f"账单 {bill.id} 应缴 {format_yuan(bill.total_due_fen)} 元、已缴 "
+                       f"{format_yuan(bill.paid_fen)} 元，再缴 {format_yuan(delta)} 元将超过应缴金额")
+        else:
+            message = (f"账单 {bill.id} 已缴 {format_yuan(bill.paid_fen)} 元，"
+                       f"不能退 {format_yuan(-delta)} 元")
+        raise Conflict(message,
                        code="BILL_OVERPAID" if delta > 0 else "REFUND_EXCEEDS_PAID",
                        details={"bill_id": bill.id, "paid_fen": bill.paid_fen, "delta": delta})
     bill.paid_fen += delta
@@ -73,23 +84,24 @@ def allocate_payment(payment, allocations: list[tuple[int, int]], actor: audit.A
     """
     payment_id = payment.id if isinstance(payment, Payment) else payment
     if not allocations:
-        raise ValidationError("nothing to allocate")
+        raise ValidationError("没有要入账的账单")
     bill_ids = [bill_id for bill_id, _ in allocations]
     if len(set(bill_ids)) != len(bill_ids):
-        raise ValidationError("a bill appears twice", details={"bills": bill_ids})
+        raise ValidationError("同一张账单出现了两次", details={"bills": bill_ids})
     for bill_id, amount in allocations:
         if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-            raise ValidationError("allocation amounts are positive integer fen",
+            raise ValidationError(f"账单 {bill_id} 的入账金额应为正数（整数分）",
                                   details={str(bill_id): repr(amount)})
     with transaction():
         payment = for_update(Payment.select().where(Payment.id == payment_id)).first()
         if payment is None:
-            raise NotFound(f"payment {payment_id} not found")
+            raise NotFound(f"收款记录 {payment_id} 不存在")
         already = (Allocation.select(peewee.fn.SUM(Allocation.amount_fen))
                    .where(Allocation.payment == payment.id).scalar()) or 0
         wanted = sum(amount for _, amount in allocations)
         if already + wanted > payment.amount_fen:
-            raise Conflict("the payment would be allocated beyond its amount",
+            raise Conflict(f"收款金额 {format_yuan(payment.amount_fen)} 元，已入账 {format_yuan(already)} 元，"
+                           f"不够再入账 {format_yuan(wanted)} 元",
                            code="PAYMENT_OVER_ALLOCATED",
                            details={"amount_fen": payment.amount_fen, "allocated_fen": already,
                                     "requested_fen": wanted})
@@ -97,9 +109,10 @@ def allocate_payment(payment, allocations: list[tuple[int, int]], actor: audit.A
         for bill_id, amount in sorted(allocations):
             bill = lock_bill(bill_id)
             if bill.community_id != payment.community_id:
-                raise ValidationError(f"bill {bill_id} is in another community")
+                raise ValidationError(f"账单 {bill_id} 属于其他小区，不能用这笔收款入账")
             if bill.status not in BillStatus.OPEN:
-                raise Conflict(f"bill {bill_id} is {bill.status}", code="BILL_NOT_OPEN",
+                raise Conflict(f"账单 {bill_id} {_STATUS_ZH.get(bill.status, bill.status)}，不能再收款",
+                               code="BILL_NOT_OPEN",
                                details={"bill_id": bill_id, "status": bill.status})
             before = _snapshot(bill)
             _move_paid(bill, amount)
@@ -107,7 +120,7 @@ def allocate_payment(payment, allocations: list[tuple[int, int]], actor: audit.A
                 with transaction():
                     allocation = Allocation.create(payment=payment, bill=bill_id, amount_fen=amount)
             except peewee.IntegrityError:
-                raise Conflict(f"payment {payment.id} is already allocated to bill {bill_id}",
+                raise Conflict(f"收款记录 {payment.id} 已入账到账单 {bill_id}，不能重复入账",
                                code="ALREADY_ALLOCATED") from None
             audit.record(actor, "bill.allocate", "bill", bill_id, before=before,
                          after={**_snapshot(bill), "payment_id": payment.id, "amount_fen": amount},
@@ -138,11 +151,12 @@ def apply_refund_success(refund, actor: audit.Actor | None = None, *, refund_id:
                    .execute())
         row = Refund.get_or_none(Refund.id == pk)
         if row is None:
-            raise NotFound(f"refund {pk} not found")
+            raise NotFound(f"退款 {pk} 不存在")
         if not claimed:
             if row.status == RefundStatus.SUCCESS:
                 return False
-            raise Conflict(f"refund {pk} is {row.status}, not processing", code="REFUND_NOT_PROCESSING")
+            raise Conflict(f"退款 {pk} 的状态是{_REFUND_ZH.get(row.status, row.status)}，不是处理中，不能记为成功",
+                           code="REFUND_NOT_PROCESSING")
         bill = lock_bill(row.bill_id)
         before = _snapshot(bill)
         _move_paid(bill, -row.amount_fen)

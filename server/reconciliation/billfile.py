@@ -41,9 +41,9 @@ def _exact(text: str, places: int) -> int:
     try:
         value = Decimal(text).scaleb(places)
     except InvalidOperation:
-        raise BillFormatError(f"not an amount: {text!r}") from None
+        raise BillFormatError(f"“{text}”不是金额") from None
     if not value.is_finite() or value != value.to_integral_value():
-        raise BillFormatError(f"{text!r} has more than {places} decimal places")
+        raise BillFormatError(f"金额“{text}”超过 {places} 位小数")
     return int(value)
 
 
@@ -114,7 +114,7 @@ def _count(text: str) -> int:
     """The summary writes the row count as ``45.0``."""
     hundredths = yuan_to_fen(text)
     if hundredths % 100:
-        raise BillFormatError(f"row count {text!r} is not whole")
+        raise BillFormatError(f"汇总行的总笔数“{text}”不是整数")
     return hundredths // 100
 
 
@@ -126,12 +126,12 @@ class BillReader:
         self._lines = enumerate(stream, start=1)
         header = self._next_line()
         if not header:
-            raise BillFormatError("empty bill")
+            raise BillFormatError("对账单是空的")
         names = [name.strip() for name in header.split(",")]
         self.index = {name: i for i, name in enumerate(names)}
         missing = [n for n in _COLUMNS if n not in self.index and n not in _OPTIONAL]
         if missing:
-            raise BillFormatError(f"bill header lacks {', '.join(missing)}")
+            raise BillFormatError(f"对账单表头缺少列：{'、'.join(missing)}")
         self._width = len(names)
         self._refunds = all(n in self.index for n in _OPTIONAL)
         self._get = itemgetter(*(self.index[n] for n in _COLUMNS if n in self.index))
@@ -160,19 +160,19 @@ class BillReader:
                 if line.startswith(SUMMARY_FIRST):
                     self._read_summary(line)
                     return
-                raise BillFormatError(f"line {number}: not a data row: {line[:40]!r}")
+                raise BillFormatError(f"第 {number} 行不是明细行：{line[:40]}")
             fields = raw[1:].rstrip(b"\r\n").split(b",`")
             if len(fields) != width:
-                raise BillFormatError(f"line {number}: {len(fields)} fields, the header has {width}")
+                raise BillFormatError(f"第 {number} 行有 {len(fields)} 列，表头有 {width} 列")
             yield number, fields
-        raise BillFormatError("bill ends without its summary row")
+        raise BillFormatError("对账单缺少末尾的汇总行")
 
     @staticmethod
     def _decode(raw: bytes, number: int) -> str:
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise BillFormatError(f"line {number}: not UTF-8") from None
+            raise BillFormatError(f"第 {number} 行不是 UTF-8 编码") from None
 
     def __iter__(self) -> Iterator[BillRow]:
         get, refunds, new = self._get, self._refunds, tuple.__new__
@@ -202,8 +202,10 @@ class BillReader:
                         refund_rows += 1
                         refund_fen += amount
                         row = new(BillRow, (REFUND, rno.decode(), otn.decode(), rstate.decode(), amount))
-                except (BillFormatError, UnicodeDecodeError) as exc:
-                    raise BillFormatError(f"line {number}: {exc}") from None
+                except BillFormatError as exc:
+                    raise BillFormatError(f"第 {number} 行：{exc}") from None
+                except UnicodeDecodeError:
+                    raise BillFormatError(f"第 {number} 行不是 UTF-8 编码") from None
                 rows += 1
                 yield row
         finally:
@@ -227,10 +229,10 @@ class BillReader:
         header = header_line.split(",")
         line = self._next_line()
         if not line or line[:1] != "`":
-            raise BillFormatError("summary row missing")
+            raise BillFormatError("对账单缺少汇总行")
         values = line[1:].split(",`")
         if len(values) != len(header):
-            raise BillFormatError("summary row malformed")
+            raise BillFormatError("对账单汇总行的列数与其表头不符")
         summary = {}
         for name, raw in zip(header, values):
             key = _SUMMARY.get(name.strip())

@@ -25,7 +25,7 @@ from server import audit
 from server.alerts import Severity, raise_alert
 from server.db import for_update, transaction
 from server.errors import NotFound, ValidationError
-from server.reconciliation.billfile import BillReader, Totals
+from server.reconciliation.billfile import BillFormatError, BillReader, Totals
 from server.reconciliation.matching import Matcher
 from server.reconciliation.models import ReconciliationItem, ReconciliationRun, RunStatus
 from server.timeutil import local_today, utcnow
@@ -158,7 +158,10 @@ def _alert_differences(run: ReconciliationRun, open_items) -> None:
 
 
 def _fail(run: ReconciliationRun, exc: BaseException) -> None:
-    message = f"{type(exc).__name__}: {exc}"[:2000]
+    if isinstance(exc, BillFormatError):
+        message = f"微信对账单无法读取：{exc}"[:2000]
+    else:
+        message = f"{type(exc).__name__}: {exc}"[:2000]
     ReconciliationRun.update(status=RunStatus.FAILED, error=message, finished_at=utcnow()) \
         .where(ReconciliationRun.id == run.id).execute()
     raise_alert("reconciliation_failed", f"{run.bill_date} 对账失败：{message}", severity=Severity.CRITICAL,
@@ -169,11 +172,11 @@ def resolve_item(item_id: int, actor: audit.Actor, note: str) -> ReconciliationI
     """Staff close a difference with a note (idempotent: a resolved item stays as it was)."""
     note = (note or "").strip()
     if not note:
-        raise ValidationError("请说明处理方式", details={"note": "required"})
+        raise ValidationError("请说明处理方式", details={"note": "必填"})
     with transaction():
         item = for_update(ReconciliationItem.select().where(ReconciliationItem.id == item_id)).first()
         if item is None:
-            raise NotFound(f"reconciliation item {item_id} not found")
+            raise NotFound(f"对账差异 {item_id} 不存在")
         if item.resolved_at is not None:
             return item
         now = utcnow()

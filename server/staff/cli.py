@@ -28,15 +28,15 @@ def create_staff(username: str, password: str, role: str, community_codes: list[
     from server.admin.auth import hash_password
 
     if role not in StaffRole.ALL:
-        raise click.BadParameter(f"role must be one of {', '.join(StaffRole.ALL)}")
+        raise click.BadParameter(f"角色应为 {', '.join(StaffRole.ALL)} 之一")
     communities = []
     for code in community_codes:
         community = Community.get_or_none(Community.code == code)
         if community is None:
-            raise click.BadParameter(f"no community with code {code!r}")
+            raise click.BadParameter(f"没有编码为“{code}”的小区")
         communities.append(community)
     if role != StaffRole.ADMIN and not communities:
-        raise click.BadParameter("a non-admin needs at least one --community")
+        raise click.BadParameter("非管理员至少要指定一个 --community（可管理的小区）")
     actor = actor or Actor.system("cli")
     with db.transaction():
         user = StaffUser.create(username=username, display_name=display_name or username,
@@ -64,11 +64,11 @@ def create_command(username, role, communities, display_name, password_stdin, co
     else:
         password = click.prompt("密码 / password", hide_input=True, confirmation_prompt=True)
     if len(password) < 8:
-        raise click.BadParameter("the password needs at least 8 characters")
+        raise click.BadParameter("密码至少 8 个字符")
     try:
         user = create_staff(username, password, role, list(communities), display_name)
     except pw.IntegrityError:
-        raise click.ClickException(f"staff {username!r} already exists") from None
+        raise click.ClickException(f"工作人员“{username}”已存在") from None
     click.echo(f"created staff {user.username} ({user.role})")
 
 
@@ -89,7 +89,7 @@ def token_create_command(username, name, days, config):
 
     user = StaffUser.get_or_none(StaffUser.username == username)
     if user is None:
-        raise click.ClickException(f"no staff {username!r}")
+        raise click.ClickException(f"没有工作人员“{username}”")
     try:
         row, plaintext = tokens.issue_token(user.id, name, Actor.system("cli"), ttl_days=days)
     except DomainError as exc:

@@ -99,9 +99,18 @@ def run(task_id: int) -> None:
     try:
         result = HANDLERS[task.kind](task, progress)
     except Exception as exc:
-        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        message = _failure_message(exc)
         AdminTask.update(status=TaskStatus.FAILED, error=message[:2000], finished_at=utcnow(),
                          done=progress.done).where(AdminTask.id == task_id).execute()
         raise
     AdminTask.update(status=TaskStatus.DONE, result=result or {}, finished_at=utcnow(),
                      done=progress.done).where(AdminTask.id == task_id).execute()
+
+
+def _failure_message(exc: Exception) -> str:
+    """What staff read on the tasks page: a refusal's (Chinese) message as it is; an
+    unexpected error said in Chinese, its technical text kept for whoever fixes it."""
+    text = getattr(exc, "message", None) or str(exc)
+    if text and any("\u4e00" <= ch <= "\u9fff" for ch in text):
+        return text
+    return f"任务执行出错，请联系管理员（技术信息：{type(exc).__name__}: {text}）"

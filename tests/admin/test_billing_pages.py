@@ -92,7 +92,7 @@ def test_one_bad_row_saves_nothing_and_shows_the_error_next_to_the_row(client, t
     page = response.get_data(as_text=True)
     assert "本次没有保存任何读数" in page
     row = re.search(rf'<tr data-house="{a.houses[1].id}" class="row-error">.*?</tr>', page, re.S).group(0)
-    assert "本期读数低于上期读数 50.00" in row
+    assert "本期读数 40 低于上期读数 50；如已换表，请先登记换表" in row
     assert 'value="40"' in row  # what was typed is kept
     assert MeterReading.select().where(MeterReading.period == PERIOD).count() == 0
 
@@ -177,7 +177,7 @@ def test_a_preview_of_a_bad_period_is_refused_in_chinese(client, two):
     as_user(client, "m", "manager", [a.community])
     response = post(client, "/admin/billing-runs/preview",
                     {"community": a.community.id, "period": "2026-13"}, "/admin/billing-runs")
-    assert "账期格式应为 YYYY-MM" in flashes(client.get(response.location))
+    assert "账期“2026-13”格式不对，应为 YYYY-MM" in flashes(client.get(response.location))
     assert BillingRun.select().count() == 0
 
 

@@ -252,7 +252,7 @@ def test_an_adjustment_beyond_the_balance_is_refused_and_nothing_changes(client,
     path = f"/admin/disputes/{world.a_dispute.id}"
     response = post(client, f"{path}/resolve", {"resolution": "全免", "adjustment_kind": "waiver",
                                                 "amount": "200.01"}, token_path=path)
-    assert "调整后账单余额不能小于零" in flashes(client, response.location)
+    assert "调整后账单应缴余额将小于零：当前余额 200.00 元，调整 -200.01 元" in flashes(client, response.location)
     assert Dispute.get_by_id(world.a_dispute.id).status == "open"
     assert Adjustment.select().count() == 0 and Bill.get_by_id(world.a_bill.id).on_hold
 

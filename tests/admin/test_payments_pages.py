@@ -132,7 +132,7 @@ def test_a_partial_amount_leaves_the_bill_partially_paid(admin_app, world):
 
 @pytest.mark.parametrize("channel, voucher, amount, message", [
     ("bank_transfer", "", "250.00", "请填写凭证号"),
-    ("cash", "", "250.01", "金额须在 1 到 25000 分之间"),
+    ("cash", "", "250.01", "金额须在 0.01 到 250.00 元之间"),
     ("cash", "", "12.345", "金额格式不正确"),
 ])
 def test_a_refused_payment_shows_its_message_and_changes_nothing(
@@ -318,7 +318,7 @@ def test_a_refund_above_what_the_bill_received_is_refused(admin_app, world):
     c = signed_in(admin_app, "cashier")
     response = post(c, f"/admin/payments/{payment.id}/refunds",
                     {"bill": world.bills_a[1].id, "amount": "150.01", "reason": "多收", "request_key": "k"})
-    assert "退款金额超过可退金额" in flashes(c.get(response.headers["Location"]))
+    assert "退款金额 150.01 元超过可退金额 150.00 元" in flashes(c.get(response.headers["Location"]))
     assert Refund.select().count() == 0
 
 

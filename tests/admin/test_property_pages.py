@@ -261,7 +261,7 @@ def test_draft_is_created_edited_and_published_by_a_manager_with_audit(client, t
     [entry] = audits("fee_standard.publish")
     assert (entry.before["status"], entry.after["status"]) == ("draft", "published")
     edit = post(client, f"/admin/fee-standards/{draft.id}/edit", STANDARD, follow_redirects=True)
-    assert "已发布的标准不能修改，请新建一个版本" in text(edit)
+    assert "已发布的收费标准不能修改，请新建一个版本" in text(edit)
     assert f.reload(draft).unit_price == Decimal("160.5000")
 
 
@@ -277,7 +277,7 @@ def test_bad_standard_values_are_refused_in_chinese(client, two):
     client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
     as_user(client, "manager")
     late = post(client, f"/admin/fee-standards/{draft.id}/publish", follow_redirects=True)
-    assert "生效日期：必须晚于当前已发布版本的生效日期 2099-01-01" in text(late)
+    assert "新版本的生效日期须晚于当前已发布版本的生效日期 2099-01-01" in text(late)
     assert f.reload(draft).status == StandardStatus.DRAFT
 
 
@@ -286,7 +286,7 @@ def test_a_fee_item_is_created_and_a_duplicate_code_refused(client, two):
     post(client, "/admin/fee-items", {"community": two.a.id, "code": "SF", "name": "水费"})
     again = post(client, "/admin/fee-items", {"community": two.a.id, "code": "SF", "name": "水"},
                  follow_redirects=True)
-    assert "本小区已有相同编码的收费项目" in text(again)
+    assert "本小区已有编码为“SF”的收费项目" in text(again)
     assert FeeItem.select().where(FeeItem.code == "SF").count() == 1
 
 

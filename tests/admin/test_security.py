@@ -138,6 +138,60 @@ def test_a_form_next_field_cannot_send_an_approval_off_site(admin_app, client, t
     assert response.status_code == 302 and response.location.startswith("/admin/alerts")
 
 
+BAD_NEXT = ["/admin/alerts\nSet-Cookie: x=1", "/admin/\r\nLocation: https://evil.example", "//evil.example",
+            "https://evil.example/admin", "/admin\\evil", "/administrator", "/admin//evil.example"]
+
+
+@pytest.mark.parametrize("target", BAD_NEXT + ["", None, "javascript:alert(1)", "/admin/\x00"])
+def test_safe_next_keeps_only_paths_of_this_site(target):
+    from server.admin.common import safe_next
+
+    assert safe_next(target, "/admin/default") == "/admin/default"
+
+
+@pytest.mark.parametrize("target", ["/admin", "/admin/", "/admin/alerts?page=2&community=1",
+                                    "/admin/bills/3?tab=历史"])
+def test_safe_next_returns_a_path_of_this_site_as_it_is(target):
+    from server.admin.common import safe_next
+
+    assert safe_next(target, "/admin/default") == target
+    assert safe_next("/admin/bills/1", "/admin/x", prefix="/admin/alerts") == "/admin/x"
+
+
+@pytest.mark.parametrize("target", BAD_NEXT)
+def test_sign_in_with_a_newline_or_foreign_next_goes_to_the_dashboard(client, two, target):
+    response = client.post("/admin/login", query_string={"next": target}, data={
+        "username": "boss", "password": PASSWORD, "csrf_token": csrf_token(client)})
+    assert response.status_code == 302 and response.location == "/admin/"
+
+
+@pytest.mark.parametrize("target", BAD_NEXT)
+def test_a_bad_next_field_on_an_alert_goes_back_to_the_default_page(admin_app, client, two, target):
+    from server.alerts import Alert
+
+    alert = Alert.create(kind="test", message="A 的告警", community_id=two.a.id)
+    signed_in(client, "boss")
+    response = client.post(f"/admin/alerts/{alert.id}/acknowledge", data={
+        "next": target, "csrf_token": csrf_token(client, "/admin/")})
+    assert response.status_code == 302 and response.location == "/admin/alerts"
+
+
+@pytest.mark.parametrize("target, location", [(t, "/admin/adjustments") for t in BAD_NEXT]
+                         + [("/admin/bills/7?tab=adj", "/admin/bills/7?tab=adj")])
+def test_a_bad_next_field_on_an_adjustment_goes_back_to_the_adjustment_list(admin_app, client, two,
+                                                                            target, location):
+    from server.audit import Actor
+    from server.billing import adjustments
+
+    bill = f.bill(two.ha, f.fee_item(two.a, "WY", "物业费"))
+    adj = adjustments.request_adjustment(bill.id, "waiver", -5_000, "测试", Actor.system("t"),
+                                         approval_threshold_fen=1)
+    signed_in(client, "boss")
+    response = client.post(f"/admin/adjustments/{adj.id}/reject", data={
+        "next": target, "csrf_token": csrf_token(client, "/admin/")})
+    assert response.status_code == 302 and response.location == location
+
+
 # ---------------------------------------------------------------- uploads, downloads
 def test_the_upload_limit_is_set_and_a_too_large_upload_gets_a_chinese_413_page(admin_app, client, two):
     assert admin_app.config["MAX_CONTENT_LENGTH"] == admin.MAX_UPLOAD_BYTES

@@ -46,7 +46,7 @@ def test_staff_create_refuses_a_duplicate_an_unknown_community_and_a_short_passw
                 monkeypatch).exit_code == 0
     again = _run(database, ["boss", "--role", "admin", "--password-stdin"], "s3cret-pass\n",
                  monkeypatch)
-    assert again.exit_code != 0 and "already exists" in again.output
+    assert again.exit_code != 0 and "已存在" in again.output
     unknown = _run(database, ["amy", "--role", "viewer", "--community", "ZZ", "--password-stdin"],
                    "s3cret-pass\n", monkeypatch)
     assert unknown.exit_code != 0 and "ZZ" in unknown.output

@@ -186,7 +186,7 @@ def test_a_payment_after_a_local_cancel_is_recorded_and_flagged_for_review(live)
     assert wait_for_status(order, OrderStatus.PAID)
     assert wait_until(events_settled)
     payment = Payment.get(Payment.order == order.id)
-    assert payment.needs_review and payment.review_reason == "paid_after_close"
+    assert payment.needs_review and payment.review_reason == "订单关闭后才付款"
     assert Alert.get(Alert.kind == "payment_needs_review").details["payment_id"] == payment.id
     assert all(reload(b).status == BillStatus.PAID for b in bills.bills)
     assert check_ledger() == []
@@ -207,7 +207,7 @@ def test_a_payment_after_close_at_wechat_is_kept_even_when_the_bills_were_paid_a
     assert wait_until(lambda: events_settled(2))
     late = Payment.get(Payment.order == first.id)
     assert late.amount_fen == 10_000 and late.needs_review
-    assert late.review_reason == "paid_after_close,unallocated_10000_fen"
+    assert late.review_reason == "订单关闭后才付款；100.00 元未能入账（账单已缴清或已作废），请核对后退款"
     assert Allocation.select().where(Allocation.payment == late).count() == 0
     assert Bill.get_by_id(bills.ids[0]).paid_fen == 10_000       # the bill is paid once
     assert Alert.select().where(Alert.kind == "payment_needs_review").count() == 1
@@ -223,7 +223,7 @@ def test_an_amount_mismatch_is_alerted_kept_and_acknowledged_but_not_applied(liv
 
     assert wait_until(lambda: events_settled() and live.state.notifier.deliveries)
     event = NotifyEvent.get()
-    assert event.status == "rejected" and "amount.total 5001" in event.result
+    assert event.status == "rejected" and "支付金额 5001 分与订单金额 5000 分不符" in event.result
     assert event.out_trade_no == order.out_trade_no
     assert [d["status"] for d in live.state.notifier.deliveries] == [204]
     assert order_status(order) == OrderStatus.PAYING and Payment.select().count() == 0

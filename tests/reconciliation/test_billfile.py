@@ -92,12 +92,12 @@ def test_a_summary_that_disagrees_with_the_rows_is_noticed():
 
 
 @pytest.mark.parametrize("broken, message", [
-    (lambda d: d.replace(b"`0.01,`0.00,`0,`0", b"`0.011,`0.00,`0,`0", 1), "fraction of a fen|decimal places"),
-    (lambda d: d.replace(b",`JSAPI", b"", 1), "fields"),
-    (lambda d: d[:d.index("总交易单数".encode())], "summary"),
-    (lambda d: d.replace(b"autotest_", b"\xff\xfe", 1), "utf-8"),
-    (lambda d: b"", "empty"),
-    (lambda d: d.replace("订单金额".encode(), b"amount"), "lacks"),
+    (lambda d: d.replace(b"`0.01,`0.00,`0,`0", b"`0.011,`0.00,`0,`0", 1), "第 2 行：金额“0.011”超过 2 位小数"),
+    (lambda d: d.replace(b",`JSAPI", b"", 1), r"第 2 行有 \d+ 列，表头有 \d+ 列"),
+    (lambda d: d[:d.index("总交易单数".encode())], "缺少末尾的汇总行"),
+    (lambda d: d.replace(b"autotest_", b"\xff\xfe", 1), "第 2 行不是 UTF-8 编码"),
+    (lambda d: b"", "对账单是空的"),
+    (lambda d: d.replace("订单金额".encode(), b"amount"), "表头缺少列：订单金额"),
 ])
 def test_a_damaged_file_is_refused_with_its_line(broken, message):
     data = broken(bill(DOC_ROW).getvalue())

@@ -77,5 +77,4 @@ def reject_adjustment(adj_id: int):
 
 
 def _back() -> str:
-    target = request.form.get("next") or ""
-    return target if target.startswith("/admin/") else url_for("admin.adjustment_list")
+    return common.safe_next(request.form.get("next"), url_for("admin.adjustment_list"))

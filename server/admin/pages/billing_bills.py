@@ -118,7 +118,8 @@ def _signed_amount(kind: str) -> int | None:
     fen = common.form_fen("amount")
     if kind in (AdjustmentKind.WAIVER, AdjustmentKind.DISCOUNT):
         if fen <= 0:
-            raise ValidationError("amount must be positive", details={"amount_fen": fen})
+            raise ValidationError("减免和优惠请填写大于零的金额（系统按减少应缴处理）",
+                                  details={"amount_fen": fen})
         return -fen
     return fen
 
@@ -132,7 +133,7 @@ def request_bill_adjustment(bill_id: int):
 
     def do() -> str:
         if kind not in AdjustmentKind.ALL:
-            raise ValidationError("bad kind", details={"kind": kind})
+            raise ValidationError("请选择调整类型", details={"kind": kind})
         adj = adjustments.request_adjustment(bill.id, kind, _signed_amount(kind),
                                              request.form.get("reason", ""), common.actor(),
                                              threshold)

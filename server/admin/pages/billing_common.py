@@ -1,8 +1,8 @@
-"""What the billing pages share: Chinese labels, refusals in Chinese, argument parsing."""
+"""What the billing pages share: Chinese labels, argument parsing."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask import abort, current_app, request
 
@@ -28,63 +28,14 @@ REFUND_STATUS = {"pending_approval": "待审批", "rejected": "已驳回", "proc
                  "success": "成功", "abnormal": "异常", "closed": "已关闭"}
 DISPUTE_STATUS = {"open": "待回复", "answered": "已回复", "resolved": "已解决", "withdrawn": "已撤回"}
 
-# Refusals from the domain, said in Chinese (by code; a few by the field at fault).
-MESSAGES = {
-    "SECOND_APPROVER_REQUIRED": "申请人不能审批自己的调整：金额达到审批线，需要另一位主管审批。",
-    "ALREADY_DECIDED": "该调整已经处理过了。",
-    "BALANCE_NEGATIVE": "调整后账单应缴余额将小于零，不能这样调整。",
-    "BILL_VOID": "账单已作废，不能再调整。",
-    "BILL_HAS_PAYMENTS": "账单已有缴费，不能作废；请先退款。",
-    "BILL_CHANGED": "申请之后账单已发生变化（如新增滞纳金或缴费），请驳回后重新申请。",
-    "READING_DECREASED": "本期读数低于上期读数 {previous}；如已换表，请先登记换表。",
-    "READING_EXISTS": "该账期已录入读数 {current}，不能改为其他数值。",
-    "READING_OUT_OF_ORDER": "已有更晚账期的读数，不能补录更早的账期。",
-    "NO_METER": "该房屋没有此项目的表具，请先安装。",
-    "NO_READINGS": "没有填写任何读数。",
-    "METER_EXISTS": "该房屋已有此项目的表具。",
-}
-FIELD_MESSAGES = {
-    "reason": "请填写调整原因（最多255字）。",
-    "kind": "请选择调整类型。",
-    "amount_fen": "金额不符合要求：减免和优惠须为正数金额（系统按减少处理），更正不能为零。",
-    "current": "读数应为不小于 0、最多两位小数的数字。",
-    "period": "账期格式应为 YYYY-MM。",
-}
-
 
 def zh(exc: DomainError) -> str:
-    """The refusal's message in Chinese (the original when we have no translation)."""
-    template = MESSAGES.get(exc.code)
-    if template:
-        try:
-            return template.format(**{k: _number(v) for k, v in (exc.details or {}).items()})
-        except (KeyError, IndexError):
-            return template.split("{")[0]
-    for key in (exc.details or {}):
-        if key in FIELD_MESSAGES:
-            return FIELD_MESSAGES[key]
-    if exc.code == "NOT_FOUND":
-        return "记录不存在。"
+    """The refusal's message for the page (the domain says it in Chinese)."""
     return exc.message
 
 
-def _number(value):
-    try:
-        return r2(value) if isinstance(value, str) else value
-    except InvalidOperation:
-        return value
-
-
 def act(fn, *, success: str, redirect_to: str):
-    """``common.run_action`` with the refusal's message translated."""
-    def call():
-        try:
-            return fn()
-        except DomainError as exc:
-            exc.message = zh(exc)
-            raise
-
-    return common.run_action(call, success=success, redirect_to=redirect_to)
+    return common.run_action(fn, success=success, redirect_to=redirect_to)
 
 
 def arg_int(name: str) -> int | None:

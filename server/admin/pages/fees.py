@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 
 from flask import abort, render_template, request, url_for
@@ -14,7 +13,7 @@ from server.admin.common import (MANAGE, WRITE, actor, check_community, chosen_c
 from server.admin.views import bp
 from server.billing import standards
 from server.billing.models import Cycle, FeeItem, FeeStandard, Method, StandardStatus
-from server.errors import DomainError, ValidationError
+from server.errors import DomainError
 from server.property.models import Community
 from server.timeutil import local_today
 
@@ -22,59 +21,13 @@ METHOD_LABELS = {Method.FIXED: "固定（每户每月）", Method.PER_AREA: "按
                  Method.METERED: "按用量（抄表）"}
 CYCLE_LABELS = {Cycle.MONTHLY: "按月", Cycle.QUARTERLY: "按季", Cycle.YEARLY: "按年"}
 STATUS_LABELS = {StandardStatus.DRAFT: "草稿", StandardStatus.PUBLISHED: "已发布"}
-FIELD_LABELS = {"method": "计费方式", "unit_price": "单价", "unit": "计量单位", "cycle": "收费周期",
-                "due_day": "缴费日", "late_fee_daily_rate": "滞纳金日费率",
-                "late_fee_grace_days": "宽限天数", "late_fee_cap_ratio": "滞纳金上限比例",
-                "effective_from": "生效日期", "effective_to": "截止日期", "note": "备注",
-                "code": "编码", "name": "名称"}
-# The domain's validation details (English) as Chinese, most specific first.
-_DETAILS = [
-    (r"must be a decimal number", "应为数字"),
-    (r"at most (\d+) decimal places", r"最多 \1 位小数"),
-    (r"must be between (\S+) and (\S+)", r"应在 \1 到 \2 之间"),
-    (r"must be ≥ (\S+)", r"不能小于 \1"),
-    (r"metered items are read and billed monthly", "按用量计费的项目只能按月收费"),
-    (r"an integer from (\d+) to (\d+)", r"应为 \1 到 \2 的整数"),
-    (r"required for metered items.*", "按用量计费的项目必须填写计量单位（如 m³、kWh）"),
-    (r"required, at most (\d+) characters", r"必填，最多 \1 个字符"),
-    (r"at most (\d+) characters", r"最多 \1 个字符"),
-    (r"a date on or after effective_from", "不能早于生效日期"),
-    (r"must be after (\S+)", r"必须晚于当前已发布版本的生效日期 \1"),
-    (r"a date", "应为日期"),
-    (r"one of .*", "取值无效"),
-]
-_CONFLICTS = {"STANDARD_PUBLISHED": "已发布的标准不能修改，请新建一个版本",
-              "FEE_ITEM_EXISTS": "本小区已有相同编码的收费项目"}
+FIELD_LABELS = standards.FIELD_LABELS
 
 
 def chinese(exc: DomainError) -> DomainError:
-    """The domain's refusal with a Chinese message for the page."""
-    if exc.code in _CONFLICTS:
-        return DomainError(_CONFLICTS[exc.code], code=exc.code, status=exc.status)
-    if isinstance(exc, ValidationError) and exc.details:
-        parts = []
-        for name, detail in exc.details.items():
-            text = str(detail)
-            for pattern, repl in _DETAILS:
-                if re.fullmatch(pattern, text):
-                    text = re.sub(pattern, repl, text)
-                    break
-            parts.append(f"{FIELD_LABELS.get(name, name)}：{text}")
-        return DomainError("；".join(parts), code=exc.code, status=exc.status)
-    if re.search(r"[\u4e00-\u9fff]", exc.message):
-        return exc
-    return DomainError("操作被拒绝：" + exc.message, code=exc.code, status=exc.status)
-
-
-def _translated(fn):
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except DomainError as exc:
-            raise chinese(exc) from None
-
-    return wrapper
+    """The refusal as it is: the domain says it in Chinese.  (Kept for
+    ``server.admin_api.views.fees``, which can drop its wrapper.)"""
+    return exc
 
 
 def _form_values() -> dict:
@@ -181,7 +134,7 @@ def fee_item_create():
     raw = request.form.get("community", "")
     community_id = int(raw) if raw.isdigit() else None
     check_community(community_id)
-    create = _translated(standards.create_fee_item)
+    create = standards.create_fee_item
     return run_action(
         lambda: create(community_id, request.form.get("code"), request.form.get("name"), actor()),
         success="已创建收费项目：{r.name}", redirect_to=url_for("admin.fee_items"))
@@ -206,7 +159,7 @@ def fee_item_detail(item_id: int):
 def fee_standard_create(item_id: int):
     item = _item_or_404(item_id)
     here = url_for("admin.fee_item_detail", item_id=item.id)
-    create = _translated(standards.create_standard)
+    create = standards.create_standard
     return run_action(lambda: create(item.id, actor(), **_form_values()),
                       success="已创建草稿版本 v{r.version}", redirect_to=here)
 
@@ -224,7 +177,7 @@ def fee_standard_edit(standard_id: int):
 @auth.require_role(*WRITE)
 def fee_standard_update(standard_id: int):
     standard = _standard_or_404(standard_id)
-    update = _translated(standards.update_draft)
+    update = standards.update_draft
     return run_action(lambda: update(standard.id, actor(), **_form_values()),
                       success="已保存草稿 v{r.version}",
                       redirect_to=url_for("admin.fee_item_detail", item_id=standard.fee_item_id),
@@ -235,7 +188,7 @@ def fee_standard_update(standard_id: int):
 @auth.require_role(*MANAGE)
 def fee_standard_publish(standard_id: int):
     standard = _standard_or_404(standard_id)
-    publish = _translated(standards.publish_standard)
+    publish = standards.publish_standard
     return run_action(lambda: publish(standard.id, actor()),
                       success="已发布 v{r.version}，自 {r.effective_from} 起生效",
                       redirect_to=url_for("admin.fee_item_detail", item_id=standard.fee_item_id))

@@ -69,8 +69,6 @@ def alert_acknowledge(alert_id: int):
         abort(404)
     ops.check_scope(alert.community_id)
     note = (request.form.get("note") or "").strip()[:500]
-    back = request.form.get("next") or ""
-    if not back.startswith("/admin/alerts"):
-        back = url_for("admin.alerts")
+    back = common.safe_next(request.form.get("next"), url_for("admin.alerts"), prefix="/admin/alerts")
     return ops.act(lambda: acknowledge_alert(alert_id, common.actor(), note),
                    success=f"告警 {alert_id} 已确认", redirect_to=back)

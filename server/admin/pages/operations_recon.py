@@ -135,9 +135,9 @@ def reconciliation_resolve(item_id: int):
     if item is None:
         abort(404)
     ops.check_scope(community_id)
-    back = request.form.get("next") or ""
-    if not back.startswith("/admin/reconciliation"):
-        back = url_for("admin.reconciliation_items", date=item.run.bill_date.isoformat())
+    back = common.safe_next(request.form.get("next"),
+                            url_for("admin.reconciliation_items", date=item.run.bill_date.isoformat()),
+                            prefix="/admin/reconciliation")
     return ops.act(lambda: service.resolve_item(item_id, common.actor(), request.form.get("note", "")),
                    success=f"差异 {item.reference} 已处理", redirect_to=back)
 

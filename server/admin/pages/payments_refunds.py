@@ -82,8 +82,7 @@ def _refund(refund_id: int) -> Refund:
 
 
 def _back() -> str:
-    target = request.form.get("next") or ""
-    return target if target.startswith("/admin/") else url_for("admin.refund_list")
+    return common.safe_next(request.form.get("next"), url_for("admin.refund_list"))
 
 
 @bp.route("/refunds/<int:refund_id>/approve", methods=["POST"])

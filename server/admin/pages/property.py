@@ -7,7 +7,7 @@ from flask import abort, render_template, request, url_for
 from server.admin import auth
 from server.admin.common import (ADMIN_ONLY, MANAGE, actor, check_community, chosen_community_ids,
                                  export_response, paginate, permitted_communities, run_action,
-                                 wants_export)
+                                 safe_next, wants_export)
 from server.admin.views import bp
 from server.property import services
 from server.property.models import Building, Community
@@ -93,8 +93,7 @@ def house_or_404(house_id: int):
 
 def back_to(default: str) -> str:
     """A same-site /admin path from the form's ``next`` field, else ``default``."""
-    target = request.form.get("next") or ""
-    return target if target.startswith("/admin/") and "//" not in target else default
+    return safe_next(request.form.get("next"), default)
 
 
 from server.admin.pages import (fees, imports_page, property_bindings,  # noqa: E402,F401
