@@ -86,7 +86,7 @@ def _parse_query(model) -> Any:
 def _parse_body(model) -> Any:
     data = request.get_data(cache=True) or b""
     if not data.strip():
-        raise ValidationError("请求体不能为空", details={"body": "a JSON object is required"})
+        raise ValidationError("请求体不能为空", details={"body": "需要一个 JSON 对象"})
     try:
         return model.model_validate_json(data)
     except pydantic.ValidationError as exc:
@@ -166,7 +166,7 @@ def operation(summary: str, *, tag: str, body=None, query=None, response=None, s
         def wrapper(**path):
             for name, value in path.items():
                 if isinstance(value, int) and value > MAX_ID:
-                    raise NotFound("资源不存在", details={name: "no such id"})
+                    raise NotFound("资源不存在", details={name: "没有这个编号"})
             kwargs = dict(path)
             if op.auth:
                 kwargs["owner_id"] = authenticate()

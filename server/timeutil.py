@@ -40,7 +40,7 @@ class PeriodError(ValueError):
 def parse_period(period: str) -> tuple[int, int]:
     match = _PERIOD_RE.match(period or "")
     if not match:
-        raise PeriodError(f"period must look like 2026-11, not {period!r}")
+        raise PeriodError(f"账期格式应为 YYYY-MM（如 2026-11），而不是 {period!r}")
     return int(match.group(1)), int(match.group(2))
 
 

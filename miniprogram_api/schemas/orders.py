@@ -28,7 +28,7 @@ IDEMPOTENCY_HEADER = {
 
 def _unique(ids: list[int]) -> list[int]:
     if len(set(ids)) != len(ids):
-        raise ValueError("each bill once")
+        raise ValueError("每张账单只能出现一次")
     return ids
 
 

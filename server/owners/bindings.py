@@ -113,10 +113,10 @@ def issue_binding_code(house_id: int, role: str, actor: audit.Actor, *,
                        now: dt.datetime | None = None) -> tuple[str, BindingCode]:
     """A new one-time code for staff to hand over; only its hash is stored."""
     if role not in BindingRole.ALL:
-        raise ValidationError("invalid role", details={"role": f"one of {', '.join(BindingRole.ALL)}"})
+        raise ValidationError("绑定身份无效", details={"role": f"应为 {'、'.join(BindingRole.ALL)} 之一"})
     house = House.get_or_none(House.id == house_id)
     if house is None:
-        raise NotFound(f"house {house_id} not found", code="HOUSE_NOT_FOUND")
+        raise NotFound("房屋不存在", code="HOUSE_NOT_FOUND")
     now = now or utcnow()
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
     with transaction():
@@ -192,9 +192,9 @@ def _decide(binding_id: int, status: str, actor: audit.Actor, note: str, now) ->
     with transaction():
         binding = for_update(Binding.select().where(Binding.id == binding_id)).first()
         if binding is None:
-            raise NotFound(f"binding {binding_id} not found")
+            raise NotFound("绑定申请不存在")
         if binding.status != BindingStatus.PENDING:
-            raise Conflict("this request was already decided", code="BINDING_NOT_PENDING")
+            raise Conflict("该绑定申请已经处理过", code="BINDING_NOT_PENDING")
         before = _snapshot(binding)
         binding.status, binding.decided_at = status, now or utcnow()
         binding.save()

@@ -122,7 +122,7 @@ def dispute_resolve(dispute_id: int):
 
     def resolve():
         if not resolution.strip():
-            raise ValidationError("请填写处理结果", details={"resolution": "required"})
+            raise ValidationError("请填写处理结果", details={"resolution": "必填"})
         if not kind:
             return services.resolve_dispute(dispute_id, common.actor(), resolution), None
         if kind not in AdjustmentKind.ALL:
