@@ -88,6 +88,8 @@ SCHEDULE: tuple[Entry, ...] = (
           "accrue late fees on every open overdue bill, up to today"),
     Entry("billing.catch_up", "billing.catch_up", Daily(1, 0),
           "issue every period due up to now, for every community billed before"),
+    Entry("reports.dashboard_today", "reports.warm_dashboard", Every(5),
+          "refresh today's dashboard figures of every community (kept 5 minutes)"),
     Entry("reports.dashboard", "reports.precompute_dashboard", Daily(2, 0),
           "precompute yesterday's dashboard figures per community (after the late fees)"),
     Entry("reconciliation.daily", "reconciliation.daily", Daily(10, 30),

@@ -12,8 +12,10 @@ recomputed when an accrual dated ≤ D with a higher id exists.  Payments by cha
 count by ``received_at`` (the WeChat success time, the date of an offline receipt
 booked later): that figure is not snapshotted, it stays live (an index range scan).
 
-Snapshots are written only when D is over by ``SETTLE`` (a transaction begun before
-midnight has committed); today's figures are computed live.  Each community's
+Snapshots are final only when D is over by ``SETTLE`` (a transaction begun before
+midnight has committed).  Today's figures are kept for ``TODAY_TTL`` (the dashboard
+says when they were computed) and warmed by a job, so a company-wide dashboard is
+not recomputed for every look; a snapshot taken before D was over is never final.  Each community's
 figures are stored separately and the answer for many communities is assembled
 from them by exact sums (fen, households), never by averaging rates.
 """
@@ -31,6 +33,7 @@ from server.reports.models import ReportSnapshot
 from server.timeutil import utcnow
 
 SETTLE = dt.timedelta(minutes=10)
+TODAY_TTL = dt.timedelta(minutes=5)
 
 Compute = Callable[[list[int]], dict[int, object]]
 
@@ -44,10 +47,19 @@ def _accrual_mark() -> int:
     return int(LateFeeAccrual.select(pw.fn.MAX(LateFeeAccrual.id)).scalar() or 0)
 
 
-def _stale(found: dict[int, ReportSnapshot], as_of: dt.date) -> set[int]:
-    """Communities whose snapshot misses an accrual dated ≤ ``as_of`` recorded after it."""
+def _stale(found: dict[int, ReportSnapshot], as_of: dt.date, now: dt.datetime) -> set[int]:
+    """Communities whose snapshot is out of date: taken before ``as_of`` was over and now
+    older than ``TODAY_TTL`` (or ``as_of`` is over since), or missing an accrual dated ≤
+    ``as_of`` recorded after it."""
     if not found:
         return set()
+    final_from = cutoff(as_of) + SETTLE
+    over = now >= final_from
+    provisional = {c for c, s in found.items() if s.computed_at < final_from
+                   and (over or s.computed_at < now - TODAY_TTL)}
+    if provisional:
+        return provisional | _stale({c: s for c, s in found.items() if c not in provisional},
+                                    as_of, now)
     low = min(s.accrual_mark for s in found.values())
     rows = (LateFeeAccrual.select(Bill.community, pw.fn.MAX(LateFeeAccrual.id))
             .join(Bill, on=(LateFeeAccrual.bill == Bill.id))
@@ -59,17 +71,18 @@ def _stale(found: dict[int, ReportSnapshot], as_of: dt.date) -> set[int]:
 
 def figures(kind: str, community_ids: list[int], period: str, as_of: dt.date, compute: Compute,
             *, now: dt.datetime | None = None) -> tuple[dict[int, object], dt.datetime | None]:
-    """``{community_id: figures}`` of ``kind`` and the earliest time they were computed
-    (None: computed live, ``as_of`` is not over).  Missing or stale snapshots are
-    computed together by ``compute(ids)`` (JSON-able figures per community, every id
-    present) and stored."""
+    """``{community_id: figures}`` of ``kind`` and the earliest time they were computed.
+    Missing or stale snapshots are computed together by ``compute(ids)`` (JSON-able
+    figures per community, every id present) and stored (for a date not yet over:
+    for ``TODAY_TTL``)."""
     ids = sorted(set(community_ids))
-    if not ids or not storable(as_of, now):
+    if not ids:
         return compute(ids), None
+    now = now or utcnow()
     found = {s.community_id: s for s in ReportSnapshot.select().where(
         ReportSnapshot.community.in_(ids), ReportSnapshot.kind == kind,
         ReportSnapshot.period == period, ReportSnapshot.as_of == as_of)}
-    stale = _stale(found, as_of)
+    stale = _stale(found, as_of, now)
     result = {c: s.figures for c, s in found.items() if c not in stale}
     times = [s.computed_at for c, s in found.items() if c not in stale]
     missing = [c for c in ids if c not in result]
@@ -95,7 +108,7 @@ def computed_at(community_ids: list[int], as_of: dt.date, kinds: dict[str, str]
                 ) -> dt.datetime | None:
     """The earliest ``computed_at`` of the snapshots of ``kinds`` ({kind: period}) for
     ``community_ids`` as of ``as_of`` (None when there are none: live figures)."""
-    if not community_ids or not storable(as_of):
+    if not community_ids:
         return None
     where = None
     for kind, period in kinds.items():
@@ -110,12 +123,11 @@ def computed_at(community_ids: list[int], as_of: dt.date, kinds: dict[str, str]
 def precompute(as_of: dt.date, periods: list[str], community_ids: list[int] | None = None) -> int:
     """Store every missing or stale dashboard figure of ``as_of`` for every community
     (collection and 12-month trend of each of ``periods``, arrears).  Returns how many
-    snapshots were added (0 on a re-run).  For the nightly job."""
+    snapshots were added (0 on a re-run of a finished date).  For the nightly job and,
+    for today, the job that keeps the dashboard warm."""
     from server.property.models import Community
     from server.reports import collection
 
-    if not storable(as_of):
-        return 0
     ids = community_ids
     if ids is None:
         ids = [c for (c,) in Community.select(Community.id).order_by(Community.id).tuples()]

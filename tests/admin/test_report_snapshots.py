@@ -18,7 +18,7 @@ from server.reports import collection, snapshots
 from server.reports.asof import bills_as_of
 from server.reports.models import ReportSnapshot
 from server.reports.rates import Rate
-from server.timeutil import add_months, local_midnight_utc, local_today, period_of
+from server.timeutil import add_months, local_midnight_utc, local_today, period_of, utcnow
 from tests import factories as f
 from tests.admin import fixtures
 from tests.admin.conftest import login, make_staff
@@ -103,18 +103,41 @@ def test_a_late_fee_dated_on_or_before_the_date_recorded_later_refreshes_the_sna
     assert _assembled(ids, PERIOD, AS_OF) == _live(ids, PERIOD, AS_OF)
 
 
-def test_today_is_computed_live_and_not_stored(database):
+def test_today_is_kept_five_minutes_and_never_taken_for_the_final_figures(database):
     fx = fixtures.build()
     today = local_today()
-    report = collection.collection_rate([fx.a.id, fx.b.id], period_of(today), today)
-    collection.arrears_by_age([fx.a.id, fx.b.id], today)
-    assert report.computed_at is None
-    assert ReportSnapshot.select().count() == 0
-    assert not snapshots.storable(today)
+    ids = [fx.a.id, fx.b.id]
+    report = collection.collection_rate(ids, period_of(today), today)
+    assert report.computed_at is not None and not snapshots.storable(today)
+    first = {s.id for s in ReportSnapshot.select()}
+    assert first
+    again = collection.collection_rate(ids, period_of(today), today)
+    assert again.computed_at == report.computed_at                 # served from the snapshot
+    assert {s.id for s in ReportSnapshot.select()} == first
+    later = utcnow() + snapshots.TODAY_TTL + dt.timedelta(seconds=1)
+    found, at = snapshots.figures("collection", ids, period_of(today), today,
+                                  lambda c: {i: {"recomputed": True} for i in c}, now=later)
+    assert at > report.computed_at and all(v == {"recomputed": True} for v in found.values())
+    # Once the day is over, a snapshot taken during it is recomputed, however fresh.
+    after_midnight = local_midnight_utc(today + dt.timedelta(days=1)) + snapshots.SETTLE
+    found, _ = snapshots.figures("collection", ids, period_of(today), today,
+                                 lambda c: {i: {"final": True} for i in c}, now=after_midnight)
+    assert all(v == {"final": True} for v in found.values())
     # Yesterday is over only once the settling minutes after midnight have passed.
     midnight = local_midnight_utc(today)
     assert not snapshots.storable(today - dt.timedelta(days=1), midnight + dt.timedelta(minutes=5))
     assert snapshots.storable(today - dt.timedelta(days=1), midnight + dt.timedelta(minutes=11))
+
+
+def test_the_warming_job_keeps_todays_figures_ready(database):
+    fx = fixtures.build()
+    result = report_jobs.warm_dashboard(utcnow().isoformat())
+    assert result["stored"] > 0
+    today = local_today()
+    kinds = {s.kind for s in ReportSnapshot.select().where(ReportSnapshot.as_of == today)}
+    assert kinds >= {"collection", "arrears"}
+    assert entry("reports.dashboard_today").job == "reports.warm_dashboard"
+    assert collection.collection_rate([fx.a.id, fx.b.id], period_of(today), today).computed_at
 
 
 def test_nightly_job_stores_yesterday_for_every_community_once(database):
