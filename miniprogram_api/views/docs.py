@@ -83,11 +83,16 @@ def openapi_json():
     return jsonify(document())
 
 
-@bp.get("/docs")
-def docs_page():
-    doc = document()
+def render_docs(doc: dict, page: str = _PAGE) -> str:
+    """The readable page of an OpenAPI document, its operations grouped by tag (also
+    serves the staff API's docs)."""
     by_tag: dict[str, list] = {}
     for path, methods in doc["paths"].items():
         for method, op in methods.items():
             by_tag.setdefault(op["tags"][0], []).append((path, method, op))
-    return render_template_string(_PAGE, doc=doc, by_tag=by_tag, ref_name=ref_name, type_of=type_of)
+    return render_template_string(page, doc=doc, by_tag=by_tag, ref_name=ref_name, type_of=type_of)
+
+
+@bp.get("/docs")
+def docs_page():
+    return render_docs(document())

@@ -213,6 +213,20 @@ def wants_export() -> str | None:
     return fmt
 
 
+def cell(value):
+    """A value as every export writes it: text formula-safe, a signed amount ("-50.00")
+    left a number, dates in ISO form."""
+    from server.imports.writers import safe_text
+
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value if _NUMBER.fullmatch(value) else safe_text(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
 def export_response(filename: str, headers: Sequence[str], rows: Iterable[Sequence], fmt: str,
                     *, sheet_title: str = "Sheet1") -> Response:
     """A list as a CSV (UTF-8 with BOM) or XLSX download; text is formula-safe.
@@ -221,18 +235,6 @@ def export_response(filename: str, headers: Sequence[str], rows: Iterable[Sequen
     equal the ledger's.  For exports of tens of thousands of rows start a task
     instead (``server.tasks``).
     """
-    from server.imports.writers import safe_text
-
-    def cell(value):
-        if value is None:
-            return ""
-        if isinstance(value, str):
-            # A signed amount ("-50.00") is a number, not a formula.
-            return value if _NUMBER.fullmatch(value) else safe_text(value)
-        if isinstance(value, (dt.date, dt.datetime)):
-            return value.isoformat()
-        return value
-
     if fmt == "csv":
         buffer = io.StringIO()
         buffer.write("\ufeff")

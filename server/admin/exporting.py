@@ -16,9 +16,7 @@ a file's totals equal the list's.
 """
 from __future__ import annotations
 
-import datetime as dt
 import pathlib
-import re
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -28,7 +26,6 @@ from server import tasks
 from server.errors import DomainError
 
 DEFAULT_INLINE_ROWS = 5000
-_NUMBER = re.compile(r"-?\d+(\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -93,16 +90,10 @@ def start(name: str, params: dict, fmt: str):
 
 
 def cell(value):
-    """A value as the in-request export writes it (``common.export_response``)."""
-    from server.imports.writers import safe_text
+    """A value as the in-request export writes it (``common.cell``)."""
+    from server.admin.common import cell as common_cell
 
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value if _NUMBER.fullmatch(value) else safe_text(value)
-    if isinstance(value, (dt.date, dt.datetime)):
-        return value.isoformat()
-    return value
+    return common_cell(value)
 
 
 def check_scope(task) -> list[int]:

@@ -1,8 +1,6 @@
 """The staff pages: thin views over ``server.admin.auth`` and ``server.reports``."""
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
@@ -102,15 +100,6 @@ def logout():
     return redirect(url_for("admin.login"))
 
 
-def _parse_date(raw: str | None, default: dt.date) -> dt.date:
-    if not raw:
-        return default
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        abort(400, "日期格式应为 YYYY-MM-DD")
-
-
 @bp.route("/")
 @auth.require_role()
 def dashboard():
@@ -123,7 +112,7 @@ def dashboard():
             abort(404)
     else:
         chosen = permitted
-    as_of = _parse_date(request.args.get("as_of"), local_today())
+    as_of = common.arg_date("as_of", local_today())
     period = request.args.get("period") or period_of(as_of)
     try:
         parse_period(period)

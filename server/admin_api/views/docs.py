@@ -1,7 +1,7 @@
 """``/openapi.json`` and ``/docs``: the staff API's contract, and the owner API's docs page over it."""
 from __future__ import annotations
 
-from flask import current_app, jsonify, render_template_string
+from flask import current_app, jsonify
 
 from miniprogram_api.views import docs as owner_docs
 from server.admin_api import openapi
@@ -24,12 +24,6 @@ def openapi_json():
 
 @bp.get("/docs")
 def docs_page():
-    doc = document()
-    by_tag: dict[str, list] = {}
-    for path, methods in doc["paths"].items():
-        for method, op in methods.items():
-            by_tag.setdefault(op["tags"][0], []).append((path, method, op))
     page = owner_docs._PAGE.replace("from <code>POST /api/v1/auth/login</code>",
                                     "issued by <code>wuyepay staff token create</code>")
-    return render_template_string(page, doc=doc, by_tag=by_tag, ref_name=owner_docs.ref_name,
-                                  type_of=owner_docs.type_of)
+    return owner_docs.render_docs(document(), page)
