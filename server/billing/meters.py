@@ -139,7 +139,7 @@ def _usage_since(anchor: MeterReading | None, meter: Meter, current: Decimal) ->
     for low, high in segments:
         if high < low:
             raise ValidationError(
-                f"本期读数 {current} 低于上期读数 {low}；如已换表，请先登记换表",
+                f"本期读数 {_plain(current)} 低于上期读数 {_plain(low)}；如已换表，请先登记换表",
                 code="READING_DECREASED", details={"current": str(current), "previous": str(low)})
     return previous, sum((high - low for low, high in segments), Decimal(0))
 
@@ -303,3 +303,10 @@ def record_readings(fee_item_id: int, period: str, entries, read_on: dt.date, ac
         raise ValidationError(f"{len(entries)} 条读数中有 {len(errors)} 条有问题，全部未保存；请修改后重新提交",
                               code="READINGS_REJECTED", details={"rows": errors}) from None
     return recorded
+
+
+def _plain(value: Decimal) -> str:
+    """A reading as staff typed it: "50.00" and "50" both read "50" (PostgreSQL keeps
+    the column's scale, SQLite does not)."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
