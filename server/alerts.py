@@ -14,6 +14,30 @@ class Severity:
     CRITICAL = "critical"
 
 
+# What staff read for each kind of alert (pages, exports, staff messages).
+KIND_NAMES = {
+    "signature_failures": "微信回调验签失败", "notify_decrypt_failed": "微信回调无法解密",
+    "wechatpay_certificates_stale": "微信支付平台证书过期",
+    "payment_mismatch": "支付金额不符", "payment_needs_review": "支付待人工核对",
+    "payment_unknown_order": "未知订单的支付", "payment_duplicate_transaction": "重复的微信交易",
+    "order_stuck": "订单长时间未终结", "order_unknown": "订单结果未知", "order_unresolved": "订单无法确认",
+    "janitor_stalled": "订单巡检停滞",
+    "refund_abnormal": "退款异常", "refund_mismatch": "退款不符", "refund_not_enough": "退款余额不足",
+    "refund_unexpected": "意外的退款", "refund_unknown": "未知退款",
+    "reconciliation_differences": "对账差异", "reconciliation_failed": "对账失败",
+    "reconciliation_missing_local": "对账补记入账", "reconciliation_totals": "对账单合计不符",
+    "reconciliation_unresolved": "对账差异待处理",
+    "reminder_bad_data": "提醒模板数据错误", "reminder_failures": "提醒发送失败率高",
+    "job_failed": "后台任务失败", "job_retrying": "后台任务重试", "jobs_failed": "后台任务失败",
+    "scheduler_enqueue_failed": "定时任务无法入队", "outbox_failed": "后续任务失败",
+    "outbox_backlog": "后续任务积压",
+}
+
+
+def kind_name(kind: str) -> str:
+    return KIND_NAMES.get(kind, kind)
+
+
 class Alert(BaseModel):
     kind = pw.CharField(max_length=48, index=True)
     severity = pw.CharField(max_length=16, default=Severity.WARNING)

@@ -11,6 +11,7 @@ import pytest
 
 from server import admin, demo, demo_wechat
 from server import db as dbmod
+from server.alerts import KIND_NAMES
 from server.config import Config
 from server.ops_cli import DEMO_PASSWORD
 from server.staff.cli import create_staff
@@ -37,7 +38,7 @@ FORBIDDEN = ["unpaid", "partially_paid", "pending_approval", "pending", "paying"
              "adjustment.request", "refund.request", "dispute.open", "TRANSACTION.SUCCESS", "applied",
              "already issued", "usage", "NOT_FOUND", "VALIDATION_ERROR", "Traceback", "None", "undefined",
              "adjusted_fen", "amount_fen", "paid_fen", "bills_created", "dispute_reply", "due_soon",
-             "missing_reading", "run_id"]
+             "missing_reading", "run_id", *KIND_NAMES]
 _TOKEN = re.compile(r"(?<![\w.])(" + "|".join(re.escape(t) for t in FORBIDDEN) + r")(?![\w])")
 
 

@@ -458,3 +458,19 @@ def test_a_change_without_csrf_token_is_refused(client, world):
     for path in _posts(world):
         assert client.post(path, data={"note": "x", "text": "x"}).status_code == 400, path
     assert ReconciliationItem.get_by_id(world.a_diff.id).resolved_at is None
+
+
+def test_every_alert_kind_the_code_raises_has_a_chinese_name():
+    import pathlib
+    import re
+
+    from server.alerts import KIND_NAMES
+
+    root = pathlib.Path(__file__).resolve().parents[2]
+    pattern = re.compile(r'(?:raise_alert|Finding)\(\s*"([a-z_]+)"|ALERT_KIND = "([a-z_]+)"|kind = "(job_[a-z_]+)"')
+    raised = set()
+    for package in ("server", "payments", "jobs", "templates_msg"):
+        for path in (root / package).rglob("*.py"):
+            for match in pattern.finditer(path.read_text(encoding="utf-8")):
+                raised.add(next(g for g in match.groups() if g))
+    assert raised and raised <= set(KIND_NAMES), sorted(raised - set(KIND_NAMES))

@@ -10,7 +10,7 @@ from flask import abort, render_template, request, url_for
 from server.admin import auth, common
 from server.admin.pages import operations as ops
 from server.admin.views import bp
-from server.alerts import Alert, Severity, acknowledge_alert
+from server.alerts import Alert, Severity, acknowledge_alert, kind_name
 
 SEVERITY_NAMES = {Severity.INFO: "提示", Severity.WARNING: "警告", Severity.CRITICAL: "严重"}
 STATES = {"open": "未确认", "acknowledged": "已确认", "all": "全部"}
@@ -50,7 +50,7 @@ def alerts():
     fmt = common.wants_export()
     if fmt:
         headers = ["编号", "类型", "级别", "内容", "次数", "小区", "首次出现", "最近出现", "确认人", "确认时间"]
-        rows = ([a.id, a.kind, SEVERITY_NAMES.get(a.severity, a.severity), a.message, a.count,
+        rows = ([a.id, kind_name(a.kind), SEVERITY_NAMES.get(a.severity, a.severity), a.message, a.count,
                  names.get(a.community_id, "全商户"), common.local_time(a.created_at),
                  common.local_time(a.last_seen_at), a.acknowledged_by, common.local_time(a.acknowledged_at)]
                 for a in query)
@@ -58,7 +58,7 @@ def alerts():
     kinds = [k for (k,) in _visible().select(Alert.kind).distinct().order_by(Alert.kind).tuples()]
     return render_template("admin/ops/alerts.html", page=common.paginate(query), state=state,
                            states=STATES, severity=severity, severity_names=SEVERITY_NAMES,
-                           kinds=kinds, kind=kind, community_names=names, communities=communities)
+                           kinds=kinds, kind=kind, kind_name=kind_name, community_names=names, communities=communities)
 
 
 @bp.route("/alerts/<int:alert_id>/acknowledge", methods=["POST"])
