@@ -170,6 +170,14 @@ def standard_in_scope(standard_id: int, community_ids: list[int]) -> FeeStandard
     return standard
 
 
+def standard_detail(standard_id: int, community_ids: list[int]) -> dict:
+    standard = standard_in_scope(standard_id, community_ids)
+    item = standard.fee_item
+    return {**standard_dict(standard), "fee_item": {
+        "id": item.id, "community_id": item.community_id, "code": item.code, "name": item.name,
+        "active": item.active}}
+
+
 def reading_grid(item: FeeItem, period: str, building_id: int | None, factor, *, limit: int,
                  after_id: int | None) -> dict:
     """The reading grid of a metered item and period, one row per active meter (by meter id)."""

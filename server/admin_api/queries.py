@@ -10,6 +10,7 @@ import datetime as dt
 import peewee as pw
 
 from server.audit import AuditLog
+from server.billing import queries as billing_queries
 from server.billing.models import (Adjustment, Bill, BillingRun, BillStatus, FeeItem, LateFeeAccrual)
 from server.errors import NotFound
 from server.ledger.models import Allocation, Payment, Refund, RefundStatus
@@ -149,6 +150,16 @@ def run_dict(run: BillingRun) -> dict:
 def billing_run(run_id: int, community_ids: list[int]) -> dict:
     run = BillingRun.get_or_none(BillingRun.id == run_id)
     return run_dict(_in_scope(run, community_ids, "账单批次"))
+
+
+def billing_runs(community_ids: list[int], *, period: str | None, status: str | None, limit: int,
+                 after_id: int | None) -> dict:
+    """The staff page's run list (``server.billing.queries.runs``), keyset by id."""
+    query = billing_queries.runs(community_ids, status)
+    if period is not None:
+        query = query.where(BillingRun.period == period)
+    rows, next_id = keyset(query, BillingRun, limit, after_id)
+    return {"items": [run_dict(r) for r in rows], "next_after_id": next_id}
 
 
 def adjustment_community(adj_id: int, community_ids: list[int]) -> int:

@@ -100,7 +100,7 @@ def test_a_viewer_gets_403_on_every_write_and_nothing_changes(api, api_app, worl
               Adjustment.select().count())
     audits = AuditLog.select().count()
     routes = _routes(api_app, WRITES)
-    assert len(routes) == 33
+    assert len(routes) == 34
     for method, rule in routes:
         response = api.open(_fill(rule, "houses" if "<kind>" in rule else 1), method=method, json={},
                             headers=world.headers("viewer_a"))

@@ -155,6 +155,48 @@ def test_a_standard_is_drafted_edited_published_and_then_never_edited(api, world
     assert (row.before["status"], row.after["status"]) == ("draft", "published")
 
 
+def test_one_standard_is_shown_with_its_fee_item(api, world):
+    standard, item = world.a.standard, world.a.estate.items["WYF"]
+    got = api.get(f"{V1}/standards/{standard.id}", headers=world.headers("viewer_a"))
+    assert got.status_code == 200
+    body = got.get_json()
+    assert (body["id"], body["status"], body["method"], body["unit_price"]) == (
+        standard.id, "draft", "per_area", "2.8000")
+    assert body["fee_item"] == {"id": item.id, "community_id": world.a.community.id, "code": "WYF",
+                                "name": item.name, "active": True}
+
+
+def test_billing_runs_are_listed_by_period_and_paged(api, world):
+    from server.billing import runs
+
+    a, h = world.a, world.headers("manager_a")
+    later = runs.preview_run(a.community.id, "2026-04", Actor.staff(world.staff["manager_a"])).run_id
+    first = api.get(f"{V1}/billing-runs?limit=1", headers=h).get_json()
+    assert [r["id"] for r in first["items"]] == [a.run_id] and first["next_after_id"] == a.run_id
+    rest = api.get(f"{V1}/billing-runs?after_id={a.run_id}", headers=h).get_json()
+    assert [r["id"] for r in rest["items"]] == [later] and rest["next_after_id"] is None
+    april = api.get(f"{V1}/billing-runs?period=2026-04", headers=h).get_json()["items"]
+    assert [(r["id"], r["period"], r["status"]) for r in april] == [(later, "2026-04", "previewed")]
+    b_only = api.get(f"{V1}/billing-runs?community_id={world.b.community.id}",
+                     headers=world.headers("admin")).get_json()["items"]
+    assert [r["id"] for r in b_only] == [world.b.run_id]
+
+
+def test_a_manager_unbinds_an_owner_audited_and_a_cashier_may_not(api, world):
+    a, m = world.a, world.headers("manager_a")
+    binding = a.binding.id
+    assert api.post(f"{V1}/bindings/{binding}/approve", json={}, headers=m).status_code == 200
+    refused = api.post(f"{V1}/bindings/{binding}/unbind", json={}, headers=world.headers("cashier_a"))
+    assert refused.status_code == 403 and Binding.get_by_id(binding).status == "active"
+    done = api.post(f"{V1}/bindings/{binding}/unbind", json={"note": "已搬走"}, headers=m)
+    assert done.status_code == 200 and done.get_json()["status"] == "revoked"
+    row = AuditLog.get(AuditLog.action == "binding.revoke", AuditLog.entity_id == str(binding))
+    assert (row.actor_id, row.note, row.community_id) == ("manager_a", "已搬走", a.community.id)
+    assert (row.before["status"], row.after["status"]) == ("active", "revoked")
+    again = api.post(f"{V1}/bindings/{binding}/unbind", json={}, headers=m)
+    assert again.status_code == 409 and again.get_json()["error"]["code"] == "BINDING_NOT_ACTIVE"
+
+
 def test_the_reading_grid_shows_each_meter_with_its_previous_reading(api, world):
     estate = world.a.estate
     f.reading(estate.houses[0], estate.items["SF"], "2026-01", 0, 10)
@@ -208,7 +250,7 @@ def test_new_lists_never_show_another_communitys_data(api, world):
     h, a, b = world.headers("cashier_a"), world.a, world.b
     for path, key in (("offline-payments", "community_id"), ("orders", "community_id"),
                       ("bindings", "community_id"), ("fee-items", "community_id"), ("tasks", "community_id"),
-                      ("audit", "community_id")):
+                      ("audit", "community_id"), ("billing-runs", "community_id")):
         items = api.get(f"{V1}/{path}", headers=h).get_json()["items"]
         assert items and {i[key] for i in items} == {a.community.id}, path
         assert api.get(f"{V1}/{path}?community_id={b.community.id}", headers=h).status_code == 404

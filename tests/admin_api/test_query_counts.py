@@ -54,6 +54,7 @@ ENDPOINTS = [
     ("reminder-log", "boss", lambda w: "/reminder-log"),
     ("campaign-preview", "manager", lambda w: f"/reminder-campaigns/preview?community_id={w.a.id}"),
     ("tasks", "boss", lambda w: "/tasks"),
+    ("billing-runs", "boss", lambda w: "/billing-runs"),
     ("audit", "boss", lambda w: "/audit"),
     ("audit-scoped", "manager", lambda w: "/audit"),
     ("collection-report", "boss", lambda w: "/reports/collection?period=2026-01"),

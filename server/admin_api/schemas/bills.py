@@ -152,6 +152,17 @@ class RunOut(ResponseModel):
     finished_at: Timestamp | None
 
 
+class RunQuery(ListQuery):
+    community_id: Id | None = None
+    period: Period | None = None
+    status: Literal["previewed", "issuing", "issued", "failed"] | None = None
+
+
+class RunsOut(ResponseModel):
+    items: list[RunOut]
+    next_after_id: int | None
+
+
 class ReadingIn(RequestBody):
     house_id: Id
     fee_item_id: Id

@@ -134,6 +134,18 @@ class StandardOut(ResponseModel):
     published_at: Timestamp | None
 
 
+class FeeItemRefOut(ResponseModel):
+    id: int
+    community_id: int
+    code: str
+    name: str
+    active: bool
+
+
+class StandardDetailOut(StandardOut):
+    fee_item: FeeItemRefOut
+
+
 class FeeItemOut(ResponseModel):
     id: int
     community_id: int

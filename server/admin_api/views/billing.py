@@ -1,14 +1,22 @@
-"""``/billing-runs``: preview, issue, look at a run."""
+"""``/billing-runs``: list, preview, issue, look at a run."""
 from __future__ import annotations
 
 from server.admin_api import actions, lists, queries
 from server.admin_api.blueprint import bp
 from server.admin_api.contract import MANAGE, WRITE, StaffContext, staff_operation
-from server.admin_api.schemas.bills import PreviewOut, RunBody, RunOut
+from server.admin_api.schemas.bills import PreviewOut, RunBody, RunOut, RunQuery, RunsOut
 from server.admin_api.schemas.system import TaskOut
 from server.billing import runs
 from server.property.models import Community
 from server.tasks.models import AdminTask
+
+
+@bp.get("/billing-runs")
+@staff_operation("Billing runs (previews and issues), filtered by community, period and status",
+                 tag="billing-runs", query=RunQuery, response=RunsOut)
+def list_runs(staff: StaffContext, query: RunQuery):
+    return queries.billing_runs(staff.scope(query.community_id), period=query.period,
+                                status=query.status, limit=query.limit, after_id=query.after_id)
 
 
 @bp.post("/billing-runs/preview")

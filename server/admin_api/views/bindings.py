@@ -1,4 +1,4 @@
-"""``/bindings`` (owners' requests for a house, decided by staff) and binding codes."""
+"""``/bindings`` (owners' requests for a house, decided by staff; unbinding) and binding codes."""
 from __future__ import annotations
 
 from server.admin_api import lists, queries
@@ -37,6 +37,17 @@ def approve_binding(staff: StaffContext, binding_id: int, body: Decision):
                  response=BindingOut, errors=(409,))
 def reject_binding(staff: StaffContext, binding_id: int, body: Decision):
     return _decide(staff, binding_id, False, body.note)
+
+
+@bp.post("/bindings/<int:binding_id>/unbind")
+@staff_operation("Unbind an owner from a house (an active or pending binding)", tag="property",
+                 roles=MANAGE, body=Decision, response=BindingOut, errors=(409,))
+def unbind(staff: StaffContext, binding_id: int, body: Decision):
+    """As the house page's 解除绑定: the binding is revoked (audited before and after), the
+    owner no longer sees the house.  409 ``BINDING_NOT_ACTIVE`` when revoked or rejected already."""
+    lists.binding_in_scope(binding_id, staff.community_ids)
+    bindings.staff_unbind(binding_id, staff.actor, note=body.note)
+    return lists.binding_detail(binding_id)
 
 
 @bp.post("/houses/<int:house_id>/binding-codes")

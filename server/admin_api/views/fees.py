@@ -11,7 +11,8 @@ from server.admin_api.blueprint import bp
 from server.admin_api.contract import MANAGE, WRITE, StaffContext, staff_operation
 from server.admin_api.schemas.common import Note
 from server.admin_api.schemas.setup import (FeeItemBody, FeeItemOut, FeeItemQuery, FeeItemsOut, GridOut,
-                                            GridQuery, StandardFields, StandardOut, StandardPatch)
+                                            GridQuery, StandardDetailOut, StandardFields, StandardOut,
+                                            StandardPatch)
 from server.billing import standards
 from server.errors import DomainError
 
@@ -56,6 +57,13 @@ def create_standard(staff: StaffContext, item_id: int, body: StandardFields):
     lists.fee_item_in_scope(item_id, staff.community_ids)
     standard = _chinese(standards.create_standard)(item_id, staff.actor, **body.model_dump())
     return lists.standard_dict(standard), 201
+
+
+@bp.get("/standards/<int:standard_id>")
+@staff_operation("One version of a fee standard, with its fee item", tag="fees",
+                 response=StandardDetailOut)
+def get_standard(staff: StaffContext, standard_id: int):
+    return lists.standard_detail(standard_id, staff.community_ids)
 
 
 @bp.patch("/standards/<int:standard_id>")
