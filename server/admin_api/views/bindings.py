@@ -41,7 +41,7 @@ def reject_binding(staff: StaffContext, binding_id: int, body: Decision):
 
 @bp.post("/bindings/<int:binding_id>/unbind")
 @staff_operation("Unbind an owner from a house (an active or pending binding)", tag="property",
-                 roles=MANAGE, body=Decision, response=BindingOut, errors=(409,))
+                 roles=WRITE, body=Decision, response=BindingOut, errors=(409,))
 def unbind(staff: StaffContext, binding_id: int, body: Decision):
     """As the house page's 解除绑定: the binding is revoked (audited before and after), the
     owner no longer sees the house.  409 ``BINDING_NOT_ACTIVE`` when revoked or rejected already."""
