@@ -66,6 +66,17 @@ def active_meter(house_id: int, fee_item_id: int) -> Meter | None:
             .order_by(Meter.id.desc()).first())
 
 
+def meter_state(house_id: int, fee_item_id: int) -> tuple[Meter | None, MeterReading | None]:
+    """The active meter of a house for an item and that meter's last reading
+    (``(None, None)`` without a meter; the reading is None before the first)."""
+    meter = active_meter(house_id, fee_item_id)
+    if meter is None:
+        return None, None
+    last = (MeterReading.select().where(MeterReading.meter == meter)
+            .order_by(MeterReading.period.desc()).first())
+    return meter, last
+
+
 def _meter_snapshot(meter: Meter) -> dict:
     return {"id": meter.id, "serial": meter.serial, "start_reading": meter.start_reading,
             "status": meter.status, "final_reading": meter.final_reading,

@@ -369,3 +369,82 @@ def test_every_billing_list_renders_for_a_manager(client, two):
         response = client.get(path)
         assert response.status_code == 200, path
         assert "导出" in response.get_data(as_text=True), path
+
+
+# --- 换表/装表 ------------------------------------------------------------------------
+
+def _grid_row(page: str, house_id: int) -> str:
+    return re.search(rf'<tr data-house="{house_id}".*?</tr>', page, re.S).group(0)
+
+
+def test_install_then_replace_restarts_the_grid_from_the_new_meter_and_accepts_a_lower_reading(client, two):
+    from server.billing.models import Meter, MeterStatus
+
+    a, _ = two
+    water = a.items["SF"]
+    h = f.house(a.community, a.houses[0].building)
+    as_user(client, "c", "cashier", [a.community])
+    grid = f"/admin/meter-readings?fee_item={water.id}&period={PERIOD}"
+    form = f"/admin/meter-readings/meter?house={h.id}&fee_item={water.id}"
+    assert "安装表具" in client.get(form).get_data(as_text=True)
+    response = post(client, form, {"mode": "install", "start_reading": "5", "on": "2025-12-01",
+                                   "serial": "W-OLD", "next": grid}, "/admin/meter-readings")
+    assert response.status_code == 302 and response.location == grid
+    f.reading(h, water, "2026-02", "5", "40")
+    page = client.get(grid).get_data(as_text=True)
+    assert page.count("/admin/meter-readings/meter?house=") == 4
+    assert "40.00" in client.get(form).get_data(as_text=True)
+    response = post(client, form, {"mode": "replace", "old_final_reading": "45", "new_start_reading": "2",
+                                   "on": "2026-03-05", "next": grid}, "/admin/meter-readings")
+    assert response.status_code == 302 and response.location == grid
+    assert "已为" in flashes(client.get(response.location))
+    row = _grid_row(client.get(grid).get_data(as_text=True), h.id)
+    assert "2.00" in row and "已换表" in row and "40.00" not in row
+    old = Meter.get(Meter.serial == "W-OLD")
+    assert old.status == MeterStatus.REPLACED
+    entry = AuditLog.get(AuditLog.action == "meter.replace")
+    assert entry.entity_id == str(old.id) and entry.community_id == a.community.id
+    assert entry.before["status"] == MeterStatus.ACTIVE
+    assert entry.after["old"]["status"] == MeterStatus.REPLACED and entry.after["new"]["start_reading"]
+    assert AuditLog.select().where(AuditLog.action == "meter.install").count() == 1
+    response = post(client, "/admin/meter-readings", {"fee_item": water.id, "period": PERIOD,
+                                                      "read_on": "2026-03-31", f"reading-{h.id}": "10"},
+                    "/admin/meter-readings")
+    assert response.status_code == 302
+    assert Decimal(MeterReading.get(MeterReading.house == h, MeterReading.period == PERIOD).usage) == 13
+
+
+def test_a_bad_meter_reading_is_refused_in_chinese_and_changes_nothing(client, two):
+    from server.billing.models import Meter
+
+    a, _ = two
+    water, h = a.items["SF"], a.houses[0]
+    as_user(client, "c", "cashier", [a.community])
+    form = f"/admin/meter-readings/meter?house={h.id}&fee_item={water.id}"
+    response = post(client, form, {"mode": "replace", "old_final_reading": "abc",
+                                   "new_start_reading": "1"}, "/admin/meter-readings")
+    assert response.status_code == 422
+    assert "旧表最终读数“abc”不是数字" in html.unescape(flashes(response))
+    response = post(client, form, {"mode": "install", "start_reading": "1"}, "/admin/meter-readings")
+    assert response.status_code == 422 and "已有此收费项目的表具" in flashes(response)
+    assert Meter.select().where(Meter.house == h).count() == 1
+    assert not AuditLog.select().where(AuditLog.action.startswith("meter.")).exists()
+
+
+def test_the_meter_form_is_403_for_a_viewer_and_404_for_another_community(client, two):
+    from server.billing.models import Meter
+
+    a, b = two
+    as_user(client, "v", "viewer", [a.community])
+    form_a = f"/admin/meter-readings/meter?house={a.houses[0].id}&fee_item={a.items['SF'].id}"
+    assert client.get(form_a).status_code == 200
+    data = {"mode": "replace", "old_final_reading": "9", "new_start_reading": "0"}
+    assert post(client, form_a, data, "/admin/meter-readings").status_code == 403
+    as_user(client, "c", "cashier", [a.community])
+    form_b = f"/admin/meter-readings/meter?house={b.houses[0].id}&fee_item={b.items['SF'].id}"
+    assert client.get(form_b).status_code == 404
+    assert post(client, form_b, data, "/admin/meter-readings").status_code == 404
+    mixed = f"/admin/meter-readings/meter?house={a.houses[0].id}&fee_item={b.items['SF'].id}"
+    assert client.get(mixed).status_code == 404
+    assert client.get("/admin/meter-readings/meter").status_code == 404
+    assert Meter.select().where(Meter.replaces.is_null(False)).count() == 0

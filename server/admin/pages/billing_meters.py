@@ -11,7 +11,7 @@ from server.admin.views import bp
 from server.billing import meters, queries
 from server.billing.models import FeeItem
 from server.errors import DomainError
-from server.property.models import Building
+from server.property.models import Building, House
 from server.timeutil import current_period, local_today
 
 GRID_PAGE = 100
@@ -126,3 +126,73 @@ def save_meter_readings():
 
 def _as_error(row: dict) -> DomainError:
     return DomainError(row.get("message", ""), code=row.get("code"), details=row.get("details"))
+
+
+# --- 换表/装表: one house's meter for one metered item ----------------------------------
+
+def _meter_target() -> tuple[House, FeeItem]:
+    """The house and item of ``?house=&fee_item=`` (404 when missing, unknown or not visible)."""
+    try:
+        house_id, item_id = (int(request.values.get(k) or "") for k in ("house", "fee_item"))
+    except ValueError:
+        abort(404)
+    house = (House.select(House, Building).join(Building, on=(House.building == Building.id))
+             .where(House.id == house_id).first())
+    if house is None:
+        abort(404)
+    common.check_community(house.community_id)
+    item = FeeItem.get_or_none(FeeItem.id == item_id)
+    if item is None or item.community_id != house.community_id:
+        abort(404)
+    return house, item
+
+
+def _render_meter(house, item, back, *, values=None, status=200):
+    meter, last = meters.meter_state(house.id, item.id)
+    body = render_template("admin/billing/meter_change.html", house=house, item=item, meter=meter,
+                           last=last, back=back, values=values or {}, today=local_today(),
+                           **bc.labels())
+    return body, status
+
+
+def _back(item: FeeItem, raw: str | None) -> str:
+    return common.safe_next(raw, url_for("admin.meter_readings", fee_item=item.id))
+
+
+@bp.route("/meter-readings/meter")
+@auth.require_role()
+def meter_change():
+    house, item = _meter_target()
+    return _render_meter(house, item, _back(item, request.args.get("next")))
+
+
+@bp.route("/meter-readings/meter", methods=["POST"])
+@auth.require_role(*common.WRITE)
+def save_meter_change():
+    house, item = _meter_target()
+    back = _back(item, request.form.get("next"))
+    values = {k: (request.form.get(k) or "").strip() for k in
+              ("mode", "serial", "on", "start_reading", "old_final_reading", "new_start_reading")}
+    if values["mode"] not in ("install", "replace"):
+        abort(400, "操作类型无效")
+    try:
+        on = dt.date.fromisoformat(values["on"] or local_today().isoformat())
+    except ValueError:
+        flash("日期格式应为 YYYY-MM-DD", "error")
+        return _render_meter(house, item, back, values=values, status=422)
+    try:
+        if values["mode"] == "install":
+            meters.install_meter(house.id, item.id, values["start_reading"], on,
+                                 serial=values["serial"], actor=common.actor())
+            done = f"已为 {bc.house_label(house)} 安装{item.name}表，起始读数 {values['start_reading']}。"
+        else:
+            meters.replace_meter(house.id, item.id, values["old_final_reading"],
+                                 values["new_start_reading"], on, serial=values["serial"],
+                                 actor=common.actor())
+            done = (f"已为 {bc.house_label(house)} 登记换表：旧表最终读数 {values['old_final_reading']}，"
+                    f"新表起始读数 {values['new_start_reading']}。")
+    except DomainError as exc:
+        flash(bc.zh(exc), "error")
+        return _render_meter(house, item, back, values=values, status=422)
+    flash(done, "ok")
+    return redirect(back)
