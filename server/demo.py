@@ -147,6 +147,7 @@ def pay_some_at_the_counter(periods: list[str], rng: random.Random) -> int:
     cashiers = [_demo_staff(name, label, StaffRole.CASHIER)
                 for name, label in (("cashier1", "收银员小王"), ("cashier2", "收银员小李"))]
     _demo_staff("manager1", "经理老张", StaffRole.MANAGER)
+    _demo_staff("viewer1", "财务查询", StaffRole.VIEWER)
     share = {periods[0]: 0.85, periods[1]: 0.5, periods[2]: 0.1}
     count = 0
     for community in Community.select().order_by(Community.id):

@@ -96,6 +96,7 @@ def demo(if_empty, seed, wechat):
             # Owners bound by mini-program, WeChat Pay payments, reminders, reconciliation.
             summary.update(demo_wechat.run(config, seed=seed))
     click.echo("demo loaded: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
-    click.echo(f"admin page: /admin/  user 'demo', password '{DEMO_PASSWORD}' (demo only)")
+    click.echo(f"admin page: /admin/  user 'demo' (manager), password '{DEMO_PASSWORD}' (demo only); "
+               f"also cashier1, cashier2, manager1 and viewer1 (read only), same password")
     if wechat:
         click.echo("subscription messages received by the WeChat sandbox: /_sandbox/wechat/messages")

@@ -42,6 +42,7 @@ def test_demo_leaves_an_adjustment_and_a_refund_to_approve_a_finished_task_and_s
     cashier = StaffUser.get(StaffUser.username == "cashier1")
     assert verify_password(cashier.password_hash, demo.DEMO_STAFF_PASSWORD)
     assert {c.community.code for c in cashier.community_links} == {"XH", "XJ"}
+    assert StaffUser.get(StaffUser.username == "viewer1").role == "viewer"
     tasks = list(AdminTask.select().where(AdminTask.kind == "billing_issue"))
     assert len(tasks) == 2 and {t.status for t in tasks} == {TaskStatus.DONE}
     assert {t.result["bills_created"] for t in tasks} == {0}
