@@ -38,6 +38,9 @@ class ExportList:
     headers: Sequence[str]
     count: Callable[[dict], int]
     rows: Callable[[dict], Iterable[Sequence]]
+    # Optional extra re-check in the task: (params, starting staff member) -> params,
+    # e.g. rows without a community only while the starter is still an admin.
+    scope: Callable[[dict, object], dict] | None = None
 
     @property
     def kind(self) -> str:
@@ -118,6 +121,10 @@ def _handler_for(name: str):
 
         export_list = LISTS[name]
         params = {**task.params, "community_ids": check_scope(task)}
+        if export_list.scope is not None:
+            from server.staff.models import StaffUser
+
+            params = export_list.scope(params, StaffUser.get_by_id(task.staff_id))
         fmt = params["fmt"]
         if fmt not in ("csv", "xlsx"):
             raise DomainError("导出格式应为 csv 或 xlsx", code="VALIDATION_ERROR", status=422)

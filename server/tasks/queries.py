@@ -19,6 +19,10 @@ KIND_LABELS = {    # every kind registered with @tasks.handler (see jobs/tasks.p
     "export_houses": "导出房屋",
     "export_bills": "导出账单",
     "export_arrears": "导出欠费明细",
+    "export_offline_payments": "导出线下收款",
+    "export_orders": "导出支付订单",
+    "export_refunds": "导出退款",
+    "export_audit": "导出操作日志",
     "reconcile": "对账",
     "reminder_campaign": "催缴提醒活动",
 }

@@ -253,3 +253,115 @@ def test_the_daily_cleanup_deletes_old_exports_and_uploads_and_keeps_new_ones(cl
     assert not any(p.exists() for p in old) and all(p.exists() for p in [*new, untouched])
     assert "下载生成的文件" not in client.get(location).get_data(as_text=True)
     assert client.get(location + "/download").status_code == 404
+
+
+# --- payments and audit lists as tasks (offline receipts, WeChat orders, refunds, audit) ---
+
+LISTS = {"offline": "/admin/offline-payments/list?export={fmt}", "orders": "/admin/orders?export={fmt}",
+         "refunds": "/admin/refunds?export={fmt}", "audit": "/admin/audit?export={fmt}"}
+
+
+@pytest.fixture
+def paid(two):
+    """In each estate: an offline receipt for two open bills, a refund request on one,
+    two WeChat orders; plus an audit row of no community (admins only)."""
+    from payments import offline, refunds
+    from payments.models import OrderBill, OrderStatus, PaymentOrder
+    from server import audit
+    from server.ledger.models import Payment
+
+    actor = audit.Actor.staff(StaffUser.get(StaffUser.username == "boss"))
+    for n, estate in enumerate(two):
+        open_bills = list(Bill.select().where(Bill.community == estate.community.id, Bill.status == "unpaid")
+                          .order_by(Bill.id).limit(4))
+        order = offline.record_offline_payment(
+            estate.community.id, [(b.id, b.amount_fen) for b in open_bills[:2]], "cash", f"V{n}", "张三",
+            actor, approval_threshold_fen=10**9)
+        payment = Payment.get(Payment.order == order.id)
+        refunds.request_refund(payment.id, open_bills[0].id, 1000, "多收", actor, request_key=f"rk{n}")
+        for k, bill in enumerate(open_bills[2:]):
+            wx = PaymentOrder.create(out_trade_no=f"WX{n}{k}", community=estate.community.id,
+                                     total_fen=bill.amount_fen, status=OrderStatus.PAYING)
+            OrderBill.create(order=wx, bill=bill, amount_fen=bill.amount_fen, open_bill=bill)
+    audit.record(actor, "staff.login", "staff_user", 1, note="全局登录记录")
+    return two
+
+
+def inline_and_task_rows(client, admin_app, url, fmt):
+    """The in-request file and the task's file (the audit rows the task itself writes,
+    object 后台任务, left out of both)."""
+    inline_rows = rows_of(client.get(url), fmt)
+    admin_app.config["EXPORT_INLINE_ROWS"] = 0
+    try:
+        started = client.get(url)
+    finally:
+        admin_app.config["EXPORT_INLINE_ROWS"] = 5000
+    assert started.status_code == 302 and re.search(r"/admin/tasks/\d+$", started.location), url
+    task = AdminTask.get_by_id(int(started.location.rsplit("/", 1)[1]))
+    task_rows = download(client, started.location + "/download", fmt)
+    assert task.total == task.done == len(task_rows) - 1
+    not_tasks = [r for r in task_rows if "后台任务" not in r]
+    return inline_rows, task, not_tasks
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_payment_and_audit_exports_become_tasks_whose_file_equals_the_inline_export(
+        client, admin_app, paid, inline, name, fmt):
+    login(client, "boss" if name == "audit" else "m")
+    inline_rows, task, task_rows = inline_and_task_rows(client, admin_app, LISTS[name].format(fmt=fmt), fmt)
+    assert task.kind == f"export_{name if name != 'offline' else 'offline_payments'}"
+    assert task.status == TaskStatus.DONE
+    assert task_rows == inline_rows and len(task_rows) >= 3
+    communities = {r[task_rows[0].index("小区")] for r in task_rows[1:]}
+    assert {paid[0].community.name, paid[1].community.name} <= communities
+    if name == "audit":  # the admin's file keeps the rows of no community
+        assert communities & {"", None} and "全局登录记录" in str(task_rows)
+
+
+@pytest.mark.parametrize("name", list(LISTS))
+def test_a_cashier_of_a_gets_no_b_rows_in_a_payment_or_audit_task_file(client, admin_app, paid, inline, name):
+    a, _ = paid
+    login(client, "ca")
+    inline_rows, task, task_rows = inline_and_task_rows(client, admin_app, LISTS[name].format(fmt="csv"), "csv")
+    assert task_rows == inline_rows and len(task_rows) >= 2
+    assert task.params["community_ids"] == [a.community.id] and task.community_id == a.community.id
+    assert {r[task_rows[0].index("小区")] for r in task_rows[1:]} == {a.community.name}
+
+
+def test_an_audit_task_drops_rows_of_no_community_when_its_admin_starter_was_demoted(
+        client, admin_app, paid):
+    held = Held()
+    backends.use_backend(held)
+    try:
+        login(client, "boss")
+        admin_app.config["EXPORT_INLINE_ROWS"] = 0
+        client.get(LISTS["audit"].format(fmt="csv"))
+    finally:
+        admin_app.config["EXPORT_INLINE_ROWS"] = 5000
+        backends.use_backend(None)
+    [task_id] = held.task_ids
+    StaffUser.update(role="manager").where(StaffUser.username == "boss").execute()
+    for community in paid:
+        StaffCommunity.create(staff=StaffUser.get(StaffUser.username == "boss"), community=community.community)
+    tasks.run(task_id)
+    task = AdminTask.get_by_id(task_id)
+    header, *rows = (pathlib.Path(admin_app.instance_path) / "exports" / task.result["file"]) \
+        .read_text("utf-8-sig").splitlines()
+    assert task.status == TaskStatus.DONE and rows and "全局登录记录" not in str(rows)
+
+
+def test_the_house_page_links_each_metered_item_to_its_meter_page_for_write_roles(client, admin_app):
+    estate = f.estate(1)
+    make_staff("ca2", "cashier", [estate.community])
+    make_staff("v2", "viewer", [estate.community])
+    house, item = estate.houses[0], estate.items["SF"]
+    link = f"/admin/meter-readings/meter?house={house.id}&amp;fee_item={item.id}"
+    login(client, "ca2")
+    page = client.get(f"/admin/houses/{house.id}").get_data(as_text=True)
+    assert link in page and "装表/换表" in page
+    assert page.count("/admin/meter-readings/meter?") == 1  # 物业费/停车费 are not metered
+    assert client.get(link.replace("&amp;", "&")).status_code == 200
+    client.post("/admin/logout", data={"csrf_token": csrf_token(client, "/admin/")})
+    login(client, "v2")
+    assert "装表/换表" not in client.get(f"/admin/houses/{house.id}").get_data(as_text=True)

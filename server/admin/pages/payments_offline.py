@@ -9,8 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from payments import offline, queries
 from payments.models import Channel, OrderStatus, PaymentOrder
 from server.admin import auth, common
-from server.admin.pages.payments_common import CHANNELS, LABELS, OFFLINE_STATUSES, REFUSED, config, \
-    flash_refusal
+from server.admin.pages.payments_common import LABELS, REFUSED, config, flash_refusal
 from server.admin.views import bp
 from server.errors import DomainError
 from server.ledger.models import Payment
@@ -136,18 +135,10 @@ def offline_payment_list():
                                      date_to=date_to, q=q)
     fmt = common.wants_export()
     if fmt:
-        rows = list(query)
-        lines = queries.order_lines([o.id for o in rows])
-        return common.export_response("线下收款", [
-            "收据号", "小区", "房屋", "账单", "收款方式", "凭证号", "交款人", "金额（元）", "状态",
-            "收款日期", "收银员", "审批人", "登记时间"], (
-            [o.pay.receipt_no if o.pay else "", o.community.name,
-             "、".join(sorted({ln.house_label for ln in lines[o.id]})),
-             "、".join(f"{ln.bill.period} {ln.bill.fee_item.name}" for ln in lines[o.id]),
-             CHANNELS.get(o.channel, o.channel), o.voucher_no, o.payer_name, format_yuan(o.total_fen),
-             OFFLINE_STATUSES.get(o.status, o.status), o.received_on,
-             o.operator.username if o.operator_id else "", o.approved_by.username if o.approved_by_id else "",
-             common.local_time(o.created_at)] for o in rows), fmt, sheet_title="线下收款")
+        from server.admin import export_lists
+
+        return export_lists.offline_export(ids, fmt, status=status, channel=channel, date_from=date_from,
+                                           date_to=date_to, q=q)
     page = common.paginate(query)
     return render_template(
         "admin/payments/offline_list.html", page=page, lines=queries.order_lines([o.id for o in page.items]),

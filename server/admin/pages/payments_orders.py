@@ -9,7 +9,6 @@ from payments.models import Channel, OrderStatus, PaymentOrder
 from server.admin import auth, common
 from server.admin.pages.payments_common import LABELS, ORDER_STATUSES, REFUSED, flash_refusal, wechat_client
 from server.admin.views import bp
-from server.money import format_yuan
 from server.timeutil import utcnow
 
 
@@ -22,16 +21,9 @@ def orders():
     query = queries.wechat_orders(ids, status=status, q=q, date_from=date_from, date_to=date_to)
     fmt = common.wants_export()
     if fmt:
-        rows = list(query)
-        lines = queries.order_lines([o.id for o in rows])
-        return common.export_response("支付订单", [
-            "商户订单号", "微信支付交易号", "小区", "账单", "金额（元）", "状态", "创建时间", "支付时间",
-            "过期时间", "最近查询时间", "最近错误"], (
-            [o.out_trade_no, o.transaction_id, o.community.name,
-             "、".join(f"{ln.house_label} {ln.bill.period} {ln.bill.fee_item.name}" for ln in lines[o.id]),
-             format_yuan(o.total_fen), ORDER_STATUSES.get(o.status, o.status),
-             common.local_time(o.created_at), common.local_time(o.paid_at), common.local_time(o.expires_at),
-             common.local_time(o.last_queried_at), o.last_error] for o in rows), fmt, sheet_title="支付订单")
+        from server.admin import export_lists
+
+        return export_lists.orders_export(ids, fmt, status=status, q=q, date_from=date_from, date_to=date_to)
     page = common.paginate(query)
     return render_template(
         "admin/payments/orders.html", page=page, lines=queries.order_lines([o.id for o in page.items]),

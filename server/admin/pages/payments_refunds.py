@@ -9,8 +9,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from payments import queries, refunds
 from payments.models import Channel
 from server.admin import auth, common
-from server.admin.pages.payments_common import (CHANNELS, LABELS, REFUND_STATUSES, REFUSED, flash_refusal,
-                                                wechat_client)
+from server.admin.pages.payments_common import LABELS, REFUND_STATUSES, REFUSED, flash_refusal, wechat_client
 from server.admin.views import bp
 from server.ledger.models import Payment, Refund, RefundStatus
 from server.money import format_yuan
@@ -57,15 +56,9 @@ def refund_list():
     query = queries.refunds(ids, status=status, q=q)
     fmt = common.wants_export()
     if fmt:
-        return common.export_response("退款", [
-            "退款单号", "小区", "房屋", "账期", "收费项目", "收款方式", "金额（元）", "原因", "状态",
-            "申请人", "审批人", "申请时间", "成功时间"], (
-            [r.out_refund_no, r.payment.community.name, queries.house_label(r.bill.house), r.bill.period,
-             r.bill.fee_item.name, CHANNELS.get(r.payment.channel, r.payment.channel),
-             format_yuan(r.amount_fen), r.reason, REFUND_STATUSES.get(r.status, r.status),
-             r.requested_by.username if r.requested_by_id else "",
-             r.approved_by.username if r.approved_by_id else "", common.local_time(r.created_at),
-             common.local_time(r.succeeded_at)] for r in query), fmt, sheet_title="退款")
+        from server.admin import export_lists
+
+        return export_lists.refunds_export(ids, fmt, status=status, q=q)
     return render_template(
         "admin/payments/refunds.html", page=common.paginate(query),
         communities=list(common.permitted_communities()), community=request.args.get("community", ""),

@@ -5,12 +5,13 @@ import peewee
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from server.admin import auth
-from server.admin.common import (MANAGE, WRITE, actor, chosen_community_ids, export_response,
+from server.admin.common import (MANAGE, WRITE, actor, can, chosen_community_ids, export_response,
                                  local_time, paginate, permitted_communities, run_action,
                                  wants_export)
 from server.admin.pages import property_export
 from server.admin.pages.property import house_or_404
 from server.admin.views import bp
+from server.billing.queries import metered_items
 from server.owners import bindings
 from server.owners.models import BindingCode
 from server.property import services
@@ -72,7 +73,10 @@ def house_detail(house_id: int):
                  .join(StaffUser, peewee.JOIN.LEFT_OUTER, on=(BindingCode.created_by == StaffUser.id))
                  .where(BindingCode.house == house.id).order_by(BindingCode.created_at.desc())
                  .limit(20))
+    # 装表/换表 links: the community's metered items, for those who may record readings.
+    meter_items = list(metered_items([house.community_id])) if can(*WRITE) else []
     return render_template("admin/property/house.html", house=house, links=links, codes=codes,
+                           meter_items=meter_items,
                            now=utcnow(), role_labels=ROLE_LABELS, verified_labels=VERIFIED_LABELS,
                            binding_labels=BINDING_LABELS, status_labels=HOUSE_STATUS_LABELS,
                            code_status=code_status)

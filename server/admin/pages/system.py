@@ -62,24 +62,22 @@ def _json(value) -> str:
 def audit_log():
     ids = chosen_community_ids()
     since, until = arg_date("date_from"), arg_date("date_to")
+    include_global = _is_admin() and not request.args.get("community")
+    filters = {"actor_id": request.args.get("actor", "").strip(),
+               "action_prefix": request.args.get("action", "").strip(),
+               "entity": request.args.get("entity", "").strip(),
+               "entity_id": request.args.get("entity_id", "").strip()}
+    fmt = wants_export()
+    if fmt:
+        from server.admin import export_lists
+
+        return export_lists.audit_export(ids, fmt, include_global=include_global, date_from=since,
+                                         date_to=until, **filters)
     query = audit.search(
-        ids, include_global=_is_admin() and not request.args.get("community"),
-        actor_id=request.args.get("actor", "").strip(),
-        action_prefix=request.args.get("action", "").strip(),
-        entity=request.args.get("entity", "").strip(),
-        entity_id=request.args.get("entity_id", "").strip(),
+        ids, include_global=include_global, **filters,
         since=local_midnight_utc(since) if since else None,
         until=local_midnight_utc(until + dt.timedelta(days=1)) if until else None)
     names = {c.id: c.name for c in Community.select(Community.id, Community.name)}
-    fmt = wants_export()
-    if fmt:
-        return export_response("操作日志", ["时间", "操作人类型", "操作人", "操作", "对象", "对象编号",
-                                        "小区", "变更前", "变更后", "备注"],
-                               ([local_time(r.at), ACTOR_TYPES.get(r.actor_type, r.actor_type), r.actor_id,
-                                 labels.action_label(r.action),
-                                 ENTITY_NAMES.get(r.entity, r.entity), r.entity_id,
-                                 names.get(r.community_id, ""), _json(r.before), _json(r.after), r.note]
-                                for r in query.iterator()), fmt, sheet_title="操作日志")
     page = paginate(query)
     return render_template("admin/system/audit.html", page=page, communities=permitted_communities(),
                            community_names=names, diff=audit.diff, entity_url=_entity_url,
