@@ -17,6 +17,7 @@ class Channel:
     POS = "pos"
     OFFLINE = (CASH, BANK_TRANSFER, POS)
     ALL = (WECHAT, CASH, BANK_TRANSFER, POS)
+    NAMES = {WECHAT: "微信支付", CASH: "现金", BANK_TRANSFER: "银行转账", POS: "POS刷卡"}
 
 
 class OrderStatus:

@@ -154,6 +154,7 @@ class BillStatus:
     WAIVED = "waived"
     VOID = "void"
     OPEN = (UNPAID, PARTIALLY_PAID)
+    NAMES = {UNPAID: "未缴", PARTIALLY_PAID: "部分缴纳", PAID: "已缴", WAIVED: "已减免", VOID: "已作废"}
 
 
 class Bill(BaseModel):

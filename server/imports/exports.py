@@ -25,10 +25,7 @@ from server.money import format_yuan
 from server.property.models import Building, Community, House
 from server.timeutil import PeriodError, local_today, parse_period
 
-STATUS_LABELS = {
-    BillStatus.UNPAID: "未缴", BillStatus.PARTIALLY_PAID: "部分缴纳", BillStatus.PAID: "已缴",
-    BillStatus.WAIVED: "已减免", BillStatus.VOID: "已作废",
-}
+STATUS_LABELS = BillStatus.NAMES
 SOURCE_LABELS = {"run": "计费", "import": "导入"}
 BILL_HEADERS = ["楼栋", "单元", "房号", "业主", "收费项目", "账期", "数量", "单位", "单价(元)",
                 "应收金额(元)", "调整金额(元)", "滞纳金(元)", "已缴金额(元)", "欠费金额(元)",

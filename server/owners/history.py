@@ -12,7 +12,7 @@ import re
 
 import peewee as pw
 
-from payments.models import PaymentOrder
+from payments.models import Channel, PaymentOrder
 from server.billing.models import Bill, FeeItem
 from server.errors import NotFound
 from server.ledger.models import Allocation, Payment, Refund, RefundStatus
@@ -22,7 +22,7 @@ from server.timeutil import local_now
 
 # Community code + year + sequence; codes are free text, so only what cannot be a number goes.
 RECEIPT_NO = re.compile(r"[^\x00-\x1f\x7f]{1,32}")
-CHANNEL_LABELS = {"wechat": "微信支付", "cash": "现金", "bank_transfer": "银行转账", "pos": "POS刷卡"}
+CHANNEL_LABELS = Channel.NAMES
 _DIGITS = "零壹贰叁肆伍陆柒捌玖"
 _GROUPS = ("", "万", "亿", "万亿")
 

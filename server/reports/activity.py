@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import peewee as pw
 
+from payments.models import Channel
 from server.alerts import Alert
 from server.billing.models import Bill
 from server.disputes.models import Dispute, DisputeStatus
@@ -20,8 +21,7 @@ from server.ledger.models import Payment
 from server.reconciliation.models import ReconciliationItem
 from server.timeutil import local_midnight_utc, period_end, period_start
 
-CHANNEL_NAMES = {"wechat": "微信支付", "cash": "现金", "bank_transfer": "银行转账",
-                 "pos": "POS刷卡"}
+CHANNEL_NAMES = Channel.NAMES
 
 
 @dataclass(frozen=True)

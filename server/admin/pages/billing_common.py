@@ -6,13 +6,13 @@ from decimal import Decimal
 
 from flask import abort, current_app, request
 
+from payments.models import Channel
 from server.admin import common
 from server.billing.models import AdjustmentKind, AdjustmentStatus, BillStatus, RunStatus
 from server.errors import DomainError
 from server.timeutil import PeriodError, parse_period
 
-BILL_STATUS = {BillStatus.UNPAID: "未缴", BillStatus.PARTIALLY_PAID: "部分缴纳",
-               BillStatus.PAID: "已缴", BillStatus.WAIVED: "已减免", BillStatus.VOID: "已作废"}
+BILL_STATUS = BillStatus.NAMES
 RUN_STATUS = {RunStatus.PREVIEWED: "已预览", RunStatus.ISSUING: "出账中", RunStatus.ISSUED: "已出账",
               RunStatus.FAILED: "失败"}
 ADJ_KIND = {AdjustmentKind.WAIVER: "减免", AdjustmentKind.DISCOUNT: "优惠",
@@ -23,7 +23,7 @@ METHOD = {"fixed": "固定（每户每月）", "per_area": "按面积（每平�
 PROBLEM = {"missing_reading": "缺少本期读数", "no_meter": "未安装水电表", "zero_area": "房屋面积为零",
            "no_standard": "没有生效的收费标准", "usage_high": "用量异常偏高", "usage_zero": "在住房屋用量为零"}
 ANOMALY = {"usage_high": "用量异常偏高", "usage_zero": "用量为零"}
-CHANNEL = {"wechat": "微信支付", "cash": "现金", "bank_transfer": "银行转账", "pos": "POS刷卡"}
+CHANNEL = Channel.NAMES
 REFUND_STATUS = {"pending_approval": "待审批", "rejected": "已驳回", "processing": "处理中",
                  "success": "成功", "abnormal": "异常", "closed": "已关闭"}
 DISPUTE_STATUS = {"open": "待回复", "answered": "已回复", "resolved": "已解决", "withdrawn": "已撤回"}

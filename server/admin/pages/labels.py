@@ -6,8 +6,11 @@ Template filters: ``action_label``, ``field_label``, ``value_label(key)``, ``act
 """
 from __future__ import annotations
 
+from payments.models import Channel
 from server import audit
 from server.admin.views import bp
+from server.billing.models import BillStatus
+from server.reconciliation.models import KIND_NAMES as RECON_KIND_NAMES
 
 ENTITIES = {
     "adjustment": "调整", "admin_task": "后台任务", "alert": "告警", "bill": "账单", "billing_run": "计费批次",
@@ -55,14 +58,14 @@ FIELDS = {
 }
 VALUES = {
     # bill, order, refund, adjustment, binding, dispute, task statuses
-    "unpaid": "未缴", "partially_paid": "部分缴纳", "paid": "已缴", "waived": "已减免", "void": "已作废",
+    **BillStatus.NAMES,
     "created": "已创建", "paying": "支付中", "closed": "已关闭", "partially_refunded": "部分退款",
     "refunded": "已退款", "pending_approval": "待审批", "rejected": "已驳回", "processing": "处理中",
     "success": "成功", "abnormal": "异常", "pending": "待审批", "approved": "已批准", "active": "有效",
     "revoked": "已解除", "open": "待处理", "answered": "已回复", "resolved": "已解决", "withdrawn": "已撤回",
     "queued": "排队中", "running": "进行中", "done": "已完成", "failed": "失败",
     # channels, kinds, methods, roles, cycles, reasons
-    "wechat": "微信支付", "cash": "现金", "bank_transfer": "银行转账", "pos": "POS刷卡",
+    **Channel.NAMES,
     "waiver": "减免", "discount": "优惠", "correction": "更正",
     "fixed": "固定金额", "per_area": "按面积", "metered": "按表计量", "monthly": "每月", "quarterly": "每季度",
     "yearly": "每年", "owner": "业主", "tenant": "租户", "family": "家属", "admin": "管理员", "manager": "主管",
@@ -70,8 +73,7 @@ VALUES = {
     "amount_wrong": "金额有误", "reading_wrong": "读数有误", "already_paid": "已缴过", "not_my_house": "不是我的房屋",
     "service_quality": "服务质量", "other": "其他", "billing_issue": "计费开账", "demo": "演示数据",
     # reconciliation differences and billing problems (``kind``)
-    "missing_local": "本地缺失", "missing_remote": "微信缺失", "amount_mismatch": "金额不符",
-    "status_mismatch": "状态不符", "refund_mismatch": "退款不符", "missing_reading": "缺读数",
+    **RECON_KIND_NAMES, "missing_reading": "缺读数",
     "no_meter": "无表计", "zero_area": "面积为零", "no_standard": "无生效标准", "usage_high": "用量异常偏高",
     "usage_zero": "用量为零", "import": "导入", "export_houses": "导出房屋", "reconcile": "对账",
     "reminder_campaign": "催缴提醒活动",

@@ -13,13 +13,12 @@ from server.admin.views import bp
 from server.errors import DomainError
 from server.money import format_yuan
 from server.reconciliation import queries, service
+from server.reconciliation.models import KIND_NAMES as RECON_KIND_NAMES
 from server.reconciliation.models import ItemKind, ReconciliationRun, RunStatus
 from server.tasks.models import AdminTask
 from server.timeutil import local_today
 
-KIND_NAMES = {ItemKind.MISSING_LOCAL: "本地缺失", ItemKind.MISSING_REMOTE: "微信缺失",
-              ItemKind.AMOUNT_MISMATCH: "金额不符", ItemKind.STATUS_MISMATCH: "状态不符",
-              ItemKind.REFUND_MISMATCH: "退款不符"}
+KIND_NAMES = RECON_KIND_NAMES
 RUN_STATUS = {RunStatus.RUNNING: "对账中", RunStatus.DONE: "已完成", RunStatus.FAILED: "失败", "": "未对账"}
 STATES = {"open": "未处理", "resolved": "已处理", "all": "全部"}
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import current_app, flash
 
 from payments import exceptions as wx
+from payments.models import Channel
 from payments.queries import house_label
 from server.errors import DomainError
 
-CHANNELS = {"wechat": "微信支付", "cash": "现金", "bank_transfer": "银行转账", "pos": "POS刷卡"}
+CHANNELS = Channel.NAMES
 ORDER_STATUSES = {"created": "待处理", "paying": "支付中", "unknown": "待确认", "paid": "已支付",
                   "closed": "已关闭", "partially_refunded": "部分退款", "refunded": "已退款"}
 OFFLINE_STATUSES = {"created": "待审批", "paid": "已入账", "closed": "已驳回",
