@@ -6,6 +6,7 @@ always runs both).  Each test gets an empty, fully migrated schema.
 """
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import sqlite3
@@ -132,3 +133,19 @@ def client(app):
 
 def pytest_report_header(config):
     return f"wuyepay backends: {', '.join(BACKENDS)}; redis-server: {shutil.which('redis-server')}"
+
+
+_empty_counter = itertools.count()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request, tmp_path):
+    """A database with no tables at all, on both backends (for migration tests)."""
+    if request.param == "sqlite":
+        db = dbmod.make_database(f"sqlite:///{tmp_path / 'empty.db'}")
+    else:
+        server = request.getfixturevalue("pg_server")
+        db = dbmod.make_database(server.create_database(f"empty_{next(_empty_counter)}"))
+    db.connect()
+    yield db
+    db.close()

@@ -2,26 +2,12 @@
 earlier version, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
-import itertools
 
 import pytest
 
 from server import db as dbmod
 from server import migrations
 
-_counter = itertools.count()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        db = dbmod.make_database(f"sqlite:///{tmp_path / 'empty.db'}")
-    else:
-        server = request.getfixturevalue("pg_server")
-        db = dbmod.make_database(server.create_database(f"migrations_{next(_counter)}"))
-    db.connect()
-    yield db
-    db.close()
 
 
 def _names():

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import itertools
 
 import pytest
 
 from server import audit
-from server import db as dbmod
 from server import migrations
 from server.audit import AuditLog
 from server.errors import ValidationError
@@ -124,19 +122,6 @@ def test_set_policy_refuses_a_switch_that_is_not_a_bool(world):
 
 
 # ------------------------------------------------------------------------- migration
-_counter = itertools.count()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        db = dbmod.make_database(f"sqlite:///{tmp_path / 'empty.db'}")
-    else:
-        server = request.getfixturevalue("pg_server")
-        db = dbmod.make_database(server.create_database(f"stage_switches_{next(_counter)}"))
-    db.connect()
-    yield db
-    db.close()
 
 
 def test_the_migration_turns_every_stage_on_for_existing_policies(empty_database):
